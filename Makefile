@@ -1,0 +1,68 @@
+# Monero Marketplace: one entry point per job. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8080
+# Debian packages each job needs (installed with apt-get only when missing).
+TEST_DEBS := postgresql chromium
+BENCH_DEBS := wrk
+
+.PHONY: help run test lint bench format clean system-deps-test system-deps-bench
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+run: $(BIN)/.runtime ## Install what is needed and serve the site on http://127.0.0.1:8080 with demo data
+	MARKETPLACE_ENV=development MARKETPLACE_DATA_DIR=$${MARKETPLACE_DATA_DIR:-data} $(BIN)/marketplace db upgrade
+	MARKETPLACE_ENV=development MARKETPLACE_DATA_DIR=$${MARKETPLACE_DATA_DIR:-data} $(BIN)/marketplace dev seed
+	MARKETPLACE_ENV=development MARKETPLACE_DATA_DIR=$${MARKETPLACE_DATA_DIR:-data} $(BIN)/marketplace serve --host $(HOST) --port $(PORT)
+
+test: $(BIN)/.dev system-deps-test ## Install what is needed and run every test (SQLite, PostgreSQL, Chromium)
+	$(BIN)/pytest -n auto
+
+lint: $(BIN)/.dev ## ruff (lint and format check) and mypy (strict)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+format: $(BIN)/.dev ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+bench: $(BIN)/.dev system-deps-bench ## Run the benchmarks in bench/ and print their tables
+	$(BIN)/python -m bench
+
+clean: ## Remove the virtualenv and local data
+	rm -rf $(VENV) data
+
+# The virtualenv: created with the system Python, filled from the hash-locked requirements only.
+$(VENV)/.created:
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+	touch $@
+
+$(BIN)/.runtime: $(VENV)/.created requirements.lock pyproject.toml
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+$(BIN)/.dev: $(VENV)/.created requirements-dev.lock pyproject.toml
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@ $(BIN)/.runtime
+
+system-deps-test:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+system-deps-bench:
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_DEBS); }

@@ -1,0 +1,1 @@
+"""Accounts: registration, sign-in, sessions, API tokens, two-factor, profiles."""

@@ -1,0 +1,107 @@
+"""Who is asking: FastAPI dependencies for pages (session cookie) and the API (bearer token).
+
+Authorization rules live with each domain's services; these only establish identity and role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+
+from marketplace.accounts.models import Role, User
+from marketplace.accounts.sessions import find_api_token, find_web_session
+from marketplace.errors import Forbidden, NotAuthenticated
+
+SESSION_COOKIE = "mp_session"
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request; commits if the handler returns, rolls back if it raises.
+
+    Used with ``scope="function"`` so the commit happens before the response is sent: a client
+    that sees success can rely on the write, and the next read sees it.
+    """
+    with request.app.state.db.session() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def page_user_optional(request: Request, db: DbSession) -> User | None:
+    """The signed-in user of a page request, or None; also made available to templates."""
+    token = request.cookies.get(SESSION_COOKIE)
+    user = None
+    request.state.web_session = None
+    if token:
+        web_session = find_web_session(db, token, request.app.state.settings)
+        if web_session is not None:
+            request.state.web_session = web_session
+            user = web_session.user
+    request.state.user = user
+    return user
+
+
+def page_user(user: Annotated[User | None, Depends(page_user_optional)]) -> User:
+    if user is None:
+        raise NotAuthenticated("Your session has expired or you are not signed in. Sign in to continue.")
+    return user
+
+
+def api_user_optional(request: Request, db: DbSession) -> User | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    api_token = find_api_token(db, token.strip())
+    if api_token is None:
+        raise NotAuthenticated("The API token is invalid, revoked or expired.")
+    return api_token.user
+
+
+def api_user(user: Annotated[User | None, Depends(api_user_optional)]) -> User:
+    if user is None:
+        raise NotAuthenticated("Send an API token as 'Authorization: Bearer <token>'.")
+    return user
+
+
+def _role_checker(source: Callable[..., User], roles: frozenset[Role]) -> Callable[..., User]:
+    def check(user: Annotated[User, Depends(source)]) -> User:
+        if user.role_enum not in roles:
+            allowed = " or ".join(sorted(role.value for role in roles))
+            raise Forbidden(f"Only a {allowed} account can do this.")
+        return user
+
+    return check
+
+
+def page_user_with_role(*roles: Role) -> Callable[..., User]:
+    return _role_checker(page_user, frozenset(roles))
+
+
+def api_user_with_role(*roles: Role) -> Callable[..., User]:
+    return _role_checker(api_user, frozenset(roles))
+
+
+OptionalPageUser = Annotated[User | None, Depends(page_user_optional)]
+PageUser = Annotated[User, Depends(page_user)]
+OptionalApiUser = Annotated[User | None, Depends(api_user_optional)]
+ApiUser = Annotated[User, Depends(api_user)]
+PageVendor = Annotated[User, Depends(page_user_with_role(Role.VENDOR))]
+ApiVendor = Annotated[User, Depends(api_user_with_role(Role.VENDOR))]
+PageAdmin = Annotated[User, Depends(page_user_with_role(Role.ADMIN))]
+ApiAdmin = Annotated[User, Depends(api_user_with_role(Role.ADMIN))]
+
+
+def client_address(request: Request) -> str:
+    """The client's address, trusting ``X-Forwarded-For`` only as far as ``trusted_proxy_hops`` says."""
+    hops = request.app.state.settings.trusted_proxy_hops
+    if hops > 0:
+        forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()]
+        if len(forwarded) >= hops:
+            return str(forwarded[-hops])
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,1 @@
+"""Administration: suspending accounts and hiding listings, each action on the record."""

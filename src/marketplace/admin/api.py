@@ -1,0 +1,7 @@
+"""JSON API of the admin domain, mounted under /api/v1."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["admin"])

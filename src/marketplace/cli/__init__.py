@@ -1,0 +1,1 @@
+"""The ``marketplace`` command line: one group per domain (db, users, dev, ...)."""

@@ -1,0 +1,50 @@
+"""``marketplace users``: accounts that cannot register themselves (arbiters and admins)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from marketplace.accounts.models import Role
+from marketplace.accounts.services import create_account
+from marketplace.cli.context import EXIT_ERROR, console, database, err_console, settings_or_exit
+from marketplace.errors import MarketplaceError
+
+app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+
+
+def _read_password(password_file: Path | None) -> str:
+    if password_file is not None:
+        try:
+            return password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            err_console.print(f"[red]cannot read {password_file}: {exc.strerror}[/red]")
+            raise typer.Exit(EXIT_ERROR) from None
+    if sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return str(password)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@app.command("create")
+def create(
+    username: str = typer.Option(..., "--username", help="The new account's username."),
+    role: Role = typer.Option(..., "--role", help="arbiter, admin, vendor or buyer."),
+    password_file: Path | None = typer.Option(
+        None, "--password-file", help="Read the password from this file (else from standard input)."
+    ),
+) -> None:
+    """Create an account of any role. The password is read from standard input or --password-file, never argv."""
+    settings = settings_or_exit()
+    password = _read_password(password_file)
+    with database(settings) as db:
+        try:
+            with db.session() as session:
+                user = create_account(session, username=username, password=password, role=role)
+                user_id = user.id
+        except MarketplaceError as exc:
+            err_console.print(f"[red]{exc.field + ': ' if exc.field else ''}{exc.message}[/red]")
+            raise typer.Exit(EXIT_ERROR) from None
+    console.print(f"created {role.value} [bold]{username}[/bold] (id {user_id})")

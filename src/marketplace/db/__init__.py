@@ -1,0 +1,1 @@
+"""Database: one schema for SQLite and PostgreSQL (SQLAlchemy 2, Alembic migrations)."""

@@ -1,0 +1,8 @@
+"""Imports every domain's models so that ``Base.metadata`` holds the whole schema."""
+
+from marketplace.accounts import models as accounts_models
+from marketplace.admin import models as admin_models
+from marketplace.db.base import Base
+from marketplace.listings import models as listings_models
+
+__all__ = ["Base", "accounts_models", "admin_models", "listings_models"]

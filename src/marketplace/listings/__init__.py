@@ -1,0 +1,1 @@
+"""Listings: what vendors sell, with images, search and browsing."""

@@ -1,0 +1,89 @@
+"""Listing tables: listings and their images."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from marketplace.accounts.models import User
+from marketplace.db.base import Base, UTCDateTime, utcnow
+
+
+class ListingStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DELETED = "deleted"
+
+
+class DescriptionFormat(StrEnum):
+    PLAIN = "plain"
+    MARKDOWN = "markdown"
+
+
+CATEGORIES: dict[str, str] = {
+    "digital": "Digital goods",
+    "books": "Books",
+    "electronics": "Electronics",
+    "clothing": "Clothing",
+    "home": "Home and garden",
+    "art": "Art and crafts",
+    "services": "Services",
+    "other": "Other",
+}
+
+
+class Listing(Base):
+    __tablename__ = "listings"
+    __table_args__ = (
+        Index("ix_listings_visible_created", "status", "hidden_at", "created_at"),
+        Index("ix_listings_vendor_id", "vendor_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text)
+    description_format: Mapped[str] = mapped_column(String(16), default=DescriptionFormat.PLAIN)
+    # Money is integer piconero (1 XMR = 10**12) everywhere; never a float.
+    price_atomic: Mapped[int] = mapped_column(BigInteger)
+    stock: Mapped[int] = mapped_column()
+    category: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=ListingStatus.ACTIVE)
+    # Set by an admin; a hidden listing is shown to nobody but its vendor and admins.
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    vendor: Mapped[User] = relationship(lazy="joined")
+    images: Mapped[list[ListingImage]] = relationship(
+        back_populates="listing",
+        order_by="ListingImage.position",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+
+class ListingImage(Base):
+    """A re-encoded image (metadata stripped) and its thumbnail, stored with the listing.
+
+    Kept in the database, not on disk, so that one transaction and one backup hold a listing
+    whole and several web hosts serve the same images.
+    """
+
+    __tablename__ = "listing_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column()
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column()
+    height: Mapped[int] = mapped_column()
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    thumbnail: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    listing: Mapped[Listing] = relationship(back_populates="images")

@@ -1,0 +1,1 @@
+"""Monero: amounts in piconero and addresses (later: wallet and daemon RPC clients)."""

@@ -1,0 +1,193 @@
+"""The one typed settings object.
+
+Sources, highest priority first: keyword arguments (tests), environment variables
+``MARKETPLACE_<NAME>``, files named by ``MARKETPLACE_<NAME>_FILE`` (for secrets: the file's
+content, trailing newline stripped), the TOML file named by ``MARKETPLACE_CONFIG_FILE`` (keys are
+the setting names in lower case), then the defaults. Every setting is documented in
+``docs/configuration.md``; a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "MARKETPLACE_"
+CONFIG_FILE_VARIABLE = "MARKETPLACE_CONFIG_FILE"
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105  (refused outside development)
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "change_me", "secret", "placeholder", "xxx", DEVELOPMENT_SECRET_KEY}
+)
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class MoneroNetwork(StrEnum):
+    MAINNET = "mainnet"
+    STAGENET = "stagenet"
+    TESTNET = "testnet"
+    REGTEST = "regtest"
+
+
+class InsecureSettings(ValueError):
+    """Raised when production settings would run with a missing or placeholder secret."""
+
+
+def _secret(description: str) -> Any:
+    return Field(default=None, description=description, json_schema_extra={"file_variant": True})
+
+
+class SecretFileSource(PydanticBaseSettingsSource):
+    """Reads ``MARKETPLACE_<NAME>_FILE`` for settings marked ``file_variant``."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        extra = field.json_schema_extra
+        if not isinstance(extra, dict) or not extra.get("file_variant"):
+            return None, field_name, False
+        path = os.environ.get(f"{ENV_PREFIX}{field_name.upper()}_FILE")
+        if not path:
+            return None, field_name, False
+        try:
+            content = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            msg = f"cannot read {ENV_PREFIX}{field_name.upper()}_FILE: {exc.strerror}"
+            raise InsecureSettings(msg) from exc
+        return content, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, key, _ = self.get_field_value(field, name)
+            if value is not None:
+                values[key] = value
+        return values
+
+
+class Settings(BaseSettings):
+    """Everything the marketplace can be told, validated once at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True, validate_default=True)
+
+    env: Environment = Field(
+        default=Environment.PRODUCTION,
+        description="`development` relaxes secret and cookie checks; `production` refuses insecure settings.",
+    )
+    data_dir: Path = Field(default=Path("data"), description="Directory for the SQLite database and other state.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default `sqlite:///<data_dir>/marketplace.sqlite3`.",
+        json_schema_extra={"file_variant": True},
+    )
+    secret_key: SecretStr | None = _secret("Signs CSRF tokens. At least 32 characters outside development.")
+    network: MoneroNetwork = Field(
+        default=MoneroNetwork.MAINNET,
+        description="Monero network for address validation; regtest uses mainnet-style addresses.",
+    )
+    log_level: str = Field(default="INFO", description="Lowest level logged: DEBUG, INFO, WARNING or ERROR.")
+    sqlite_busy_timeout_ms: int = Field(
+        default=5000, ge=0, description="How long an SQLite connection waits for a lock before failing."
+    )
+    session_max_age_seconds: int = Field(
+        default=14 * 24 * 3600, ge=60, description="A sign-in lasts at most this long."
+    )
+    session_idle_seconds: int = Field(
+        default=2 * 24 * 3600, ge=60, description="A sign-in unused for this long expires."
+    )
+    login_failure_window_seconds: int = Field(
+        default=900, ge=1, description="Window over which failed sign-ins are counted."
+    )
+    login_max_failures_per_account: int = Field(
+        default=5, ge=1, description="Failed sign-ins for one username within the window before it is throttled."
+    )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Failed sign-ins from one client address within the window before it is throttled.",
+    )
+    trusted_proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        description="Reverse proxies in front of the app; with 1, the client address is the last X-Forwarded-For entry.",
+    )
+    listings_page_size: int = Field(default=24, ge=1, le=200, description="Listings per page when browsing.")
+    listing_max_images: int = Field(default=8, ge=0, le=8, description="Images a listing may have.")
+    image_max_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Largest image upload accepted, in bytes."
+    )
+    image_max_pixels: int = Field(
+        default=40_000_000, ge=1, description="Largest image accepted, in pixels (width × height), before decoding."
+    )
+    image_max_dimension: int = Field(
+        default=1600, ge=64, description="Images are scaled down to fit this many pixels on their longer side."
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, SecretFileSource(settings_cls)]
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        if config_file:
+            if not Path(config_file).is_file():
+                msg = f"{CONFIG_FILE_VARIABLE} names {config_file}, which is not a file"
+                raise InsecureSettings(msg)
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.env is Environment.DEVELOPMENT:
+            return self
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if key.strip().lower() in PLACEHOLDER_SECRETS:
+            msg = (
+                "MARKETPLACE_SECRET_KEY (or MARKETPLACE_SECRET_KEY_FILE) is missing or a placeholder; "
+                "set a random value of at least 32 characters, e.g. from `openssl rand -hex 32`"
+            )
+            raise InsecureSettings(msg)
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            msg = f"MARKETPLACE_SECRET_KEY is too short: {len(key)} characters, at least {MIN_SECRET_KEY_LENGTH} needed"
+            raise InsecureSettings(msg)
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.env is Environment.DEVELOPMENT
+
+    @cached_property
+    def secret_key_bytes(self) -> bytes:
+        if self.secret_key is None:
+            return DEVELOPMENT_SECRET_KEY.encode()
+        return self.secret_key.get_secret_value().encode()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'marketplace.sqlite3').resolve()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment (and overrides); raises on invalid or insecure input."""
+    return Settings(**overrides)

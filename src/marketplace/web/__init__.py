@@ -1,0 +1,1 @@
+"""The web edge: the ASGI app, middleware, error mapping, templates, CSRF, health."""

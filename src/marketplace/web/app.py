@@ -1,0 +1,60 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from marketplace import __version__
+from marketplace.accounts import api as accounts_api
+from marketplace.accounts import views as accounts_views
+from marketplace.admin import api as admin_api
+from marketplace.admin import views as admin_views
+from marketplace.db.engine import Database
+from marketplace.listings import api as listings_api
+from marketplace.listings import views as listings_views
+from marketplace.logs import configure_logging
+from marketplace.settings import Settings, load_settings
+from marketplace.web import health
+from marketplace.web.errors import install_error_handlers
+from marketplace.web.middleware import RequestContextMiddleware
+from marketplace.web.responses import JSONResponse
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Build the app. With no arguments (as ``marketplace serve`` workers do) settings come from the environment."""
+    settings = settings or load_settings()
+    database = database or Database.from_settings(settings)
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="Monero Marketplace",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        default_response_class=JSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(health.router)
+    for api_router in (accounts_api.router, listings_api.router, admin_api.router):
+        app.include_router(api_router, prefix="/api/v1")
+    for page_router in (accounts_views.router, listings_views.router, admin_views.router):
+        app.include_router(page_router, include_in_schema=False)
+    return app

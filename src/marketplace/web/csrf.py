@@ -1,0 +1,67 @@
+"""CSRF protection for every form: a signed double-submit token.
+
+The browser holds a random ``mp_csrf`` cookie (HttpOnly, SameSite=Lax); each form carries
+``csrf_token`` = HMAC(secret key, cookie). A cross-site page can neither read the cookie nor
+compute the HMAC, so it cannot forge the field. API requests authenticate with bearer tokens,
+not cookies, and need no CSRF token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from marketplace.errors import Forbidden
+
+CSRF_COOKIE = "mp_csrf"
+CSRF_FIELD = "csrf_token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+    def __init__(self) -> None:
+        super().__init__("This form has expired or did not come from this site. Reload the page and try again.")
+
+
+def _sign(request: Request, cookie_value: str) -> str:
+    key = request.app.state.settings.secret_key_bytes
+    return hmac.new(key, cookie_value.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token(request: Request) -> str:
+    """The token to put in a form's hidden ``csrf_token`` field for this browser."""
+    cookie_value = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_cookie", None)
+    if not cookie_value:
+        cookie_value = secrets.token_urlsafe(32)
+        request.state.new_csrf_cookie = cookie_value
+    return _sign(request, cookie_value)
+
+
+def ensure_csrf_cookie(request: Request, response: Response) -> None:
+    new_value = getattr(request.state, "new_csrf_cookie", None)
+    if new_value:
+        response.set_cookie(
+            CSRF_COOKIE,
+            new_value,
+            httponly=True,
+            samesite="lax",
+            secure=not request.app.state.settings.is_development,
+            path="/",
+        )
+
+
+async def verify_csrf(request: Request) -> None:
+    """FastAPI dependency for page routers: reject an unsafe request without a valid token."""
+    if request.method in _SAFE_METHODS:
+        return
+    cookie_value = request.cookies.get(CSRF_COOKIE)
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    if not cookie_value or not isinstance(sent, str) or not hmac.compare_digest(sent, _sign(request, cookie_value)):
+        raise CsrfFailed

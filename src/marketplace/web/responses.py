@@ -1,0 +1,13 @@
+"""Fast JSON responses (orjson); integers stay integers, so piconero amounts are exact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import JSONResponse as StarletteJSONResponse
+
+
+class JSONResponse(StarletteJSONResponse):
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)

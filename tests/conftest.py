@@ -1,0 +1,140 @@
+"""Fixtures shared by the whole suite.
+
+Every test that touches the database runs twice, on SQLite and on PostgreSQL (``database_url``
+is parametrized). Each test gets a fresh database cloned from one migrated once per session:
+a file copy for SQLite, ``CREATE DATABASE ... TEMPLATE`` for PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import create_engine, text
+
+from marketplace.accounts.models import Role, User
+from marketplace.accounts.services import create_account
+from marketplace.db.engine import Database, make_engine
+from marketplace.db.migrate import upgrade
+from marketplace.settings import Settings, load_settings
+from marketplace.web.app import create_app
+from tests.support.client import SiteClient
+from tests.support.postgres import PostgresServer, start_postgres
+
+TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
+DEFAULT_PASSWORD = "a-long-enough-passphrase"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = start_postgres()
+    try:
+        engine = create_engine(server.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text("CREATE DATABASE marketplace_template"))
+        engine.dispose()
+        template = make_engine(server.url("marketplace_template"))
+        upgrade(template)
+        template.dispose()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "marketplace.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = f"test_{next(_counter)}"
+    admin = create_engine(server.admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name} TEMPLATE marketplace_template"))
+    try:
+        yield server.url(name)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Production settings (secure cookies and all), pointed at the test database."""
+    return load_settings(
+        env="production",
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        secret_key=TEST_SECRET_KEY,
+        network="mainnet",
+    )
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    db = Database.from_settings(settings)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database) -> FastAPI:
+    return create_app(settings, database)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[SiteClient]:
+    with SiteClient(app) as site:
+        yield site
+
+
+@pytest.fixture
+def make_client(app: FastAPI) -> Iterator[Callable[[], SiteClient]]:
+    """A second (third, ...) browser or API client on the same app."""
+    made: list[SiteClient] = []
+
+    def make() -> SiteClient:
+        site = SiteClient(app)
+        site.__enter__()
+        made.append(site)
+        return site
+
+    yield make
+    for site in made:
+        site.__exit__(None, None, None)
+
+
+@pytest.fixture
+def make_user(database: Database) -> Callable[..., User]:
+    """Create an account directly (any role); its password is ``DEFAULT_PASSWORD``."""
+
+    def make(role: Role | str = Role.BUYER, username: str | None = None, password: str = DEFAULT_PASSWORD) -> User:
+        with database.session() as session:
+            return create_account(
+                session,
+                username=username or f"{Role(role).value}{next(_counter)}",
+                password=password,
+                role=Role(role),
+            )
+
+    return make
