@@ -1,7 +1,83 @@
-"""JSON API of the accounts domain, mounted under /api/v1."""
+"""JSON API of the accounts domain, mounted under /api/v1.
+
+API clients authenticate only with ``Authorization: Bearer <token>`` (no cookies), so these
+endpoints need no CSRF token. Errors are the domain errors, rendered as the one JSON shape.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from marketplace.accounts import credentials, services
+from marketplace.accounts.auth import ApiUser, ApiVendor, DbSession, client_address
+from marketplace.accounts.schemas import (
+    AccountCreate,
+    AccountOut,
+    MeOut,
+    PayoutAddressUpdate,
+    PgpKeyUpdate,
+    TokenCreate,
+    TokenOut,
+)
+from marketplace.accounts.sessions import issue_api_token
+from marketplace.accounts.signin import authenticate
 
 router = APIRouter(tags=["accounts"])
+
+DEFAULT_CLIENT_NAME = "API client"
+
+
+@router.post("/accounts", status_code=201, response_model=AccountOut)
+def register(body: AccountCreate, db: DbSession) -> AccountOut:
+    """Register a buyer or vendor account. 409 (field ``username``) if the name is taken in any case."""
+    user = services.register_account(db, username=body.username, password=body.password, role=body.role)
+    return AccountOut.of(user)
+
+
+@router.post("/tokens", status_code=201, response_model=TokenOut)
+def create_token(body: TokenCreate, request: Request, db: DbSession) -> TokenOut:
+    """Exchange a username and password (and a two-factor code when on) for an API token.
+
+    401 with one message for any wrong username or password; 401 with field ``totp_code`` when
+    the code is missing or wrong; 429 with ``Retry-After`` when sign-ins are throttled.
+    """
+    name = credentials.check_token_name(body.name) if body.name is not None else DEFAULT_CLIENT_NAME
+    user = authenticate(
+        db,
+        request.app.state.db,
+        request.app.state.settings,
+        username=body.username,
+        password=body.password,
+        totp_code=body.totp_code,
+        client_address=client_address(request),
+    )
+    return TokenOut(token=issue_api_token(db, user, name))
+
+
+@router.delete("/tokens/current", status_code=204)
+def revoke_current_token(request: Request, db: DbSession, _user: ApiUser) -> Response:
+    """Revoke the token this request was made with."""
+    token = request.headers["authorization"].partition(" ")[2].strip()
+    credentials.revoke_api_token_secret(db, token)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=MeOut)
+def me(user: ApiUser) -> MeOut:
+    return MeOut.of(user)
+
+
+@router.put("/me/payout-address", response_model=MeOut)
+def set_payout_address(body: PayoutAddressUpdate, request: Request, user: ApiVendor) -> MeOut:
+    """Set the vendor's payout address: 422 (field ``address``) unless it is valid for this network."""
+    user.payout_address = services.check_payout_address(user, body.address, request.app.state.settings.network)
+    return MeOut.of(user)
+
+
+@router.put("/me/pgp-key", response_model=MeOut)
+def set_pgp_key(body: PgpKeyUpdate, user: ApiUser) -> MeOut:
+    """Set the PGP public key (an empty string removes it); 422 (field ``pgp_key``) if it is not one."""
+    services.set_pgp_key(user, body.pgp_key)
+    return MeOut.of(user)

@@ -26,7 +26,15 @@ def get_db(request: Request) -> Iterator[Session]:
     that sees success can rely on the write, and the next read sees it.
     """
     with request.app.state.db.session() as session:
-        yield session
+        try:
+            yield session
+        except BaseException:
+            # The rollback would expire the signed-in user, yet the error page rendered after it
+            # shows their name in the header: detach the user first so it stays readable.
+            user = getattr(request.state, "user", None)
+            if user is not None and user in session:
+                session.expunge(user)
+            raise
 
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
@@ -69,22 +77,28 @@ def api_user(user: Annotated[User | None, Depends(api_user_optional)]) -> User:
     return user
 
 
-def _role_checker(source: Callable[..., User], roles: frozenset[Role]) -> Callable[..., User]:
-    def check(user: Annotated[User, Depends(source)]) -> User:
-        if user.role_enum not in roles:
-            allowed = " or ".join(sorted(role.value for role in roles))
-            raise Forbidden(f"Only a {allowed} account can do this.")
-        return user
+def _require_role(user: User, roles: frozenset[Role]) -> User:
+    if user.role_enum not in roles:
+        allowed = " or ".join(sorted(role.value for role in roles))
+        raise Forbidden(f"Only a {allowed} account can do this.")
+    return user
+
+
+# The checks' parameters are annotated with module-level names (PageUser, ApiUser): FastAPI
+# resolves these string annotations (``from __future__ import annotations``) in the module's
+# globals, where a closure variable such as a ``source`` argument would not be found.
+def page_user_with_role(*roles: Role) -> Callable[..., User]:
+    def check(user: PageUser) -> User:
+        return _require_role(user, frozenset(roles))
 
     return check
 
 
-def page_user_with_role(*roles: Role) -> Callable[..., User]:
-    return _role_checker(page_user, frozenset(roles))
-
-
 def api_user_with_role(*roles: Role) -> Callable[..., User]:
-    return _role_checker(api_user, frozenset(roles))
+    def check(user: ApiUser) -> User:
+        return _require_role(user, frozenset(roles))
+
+    return check
 
 
 OptionalPageUser = Annotated[User | None, Depends(page_user_optional)]

@@ -1,4 +1,4 @@
-"""Account services: creating accounts and checking credentials.
+"""Account services: creating accounts, profiles, password changes and closing accounts.
 
 Services raise domain errors (``marketplace.errors``) and never commit: the caller's
 transaction (a request, a CLI command) decides.
@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from marketplace.accounts.models import AccountStatus, Role, User
-from marketplace.accounts.passwords import check_password_strength, hash_password
-from marketplace.errors import Conflict, InvalidInput
+from marketplace.accounts.models import SELF_REGISTRABLE_ROLES, AccountStatus, RecoveryCode, Role, User
+from marketplace.accounts.passwords import check_password_strength, hash_password, verify_password
+from marketplace.accounts.sessions import revoke_all_credentials
+from marketplace.db.base import utcnow
+from marketplace.errors import Conflict, Forbidden, InvalidInput
+from marketplace.monero.addresses import validate_address
+from marketplace.settings import MoneroNetwork
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
+PGP_BEGIN = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
+PGP_END = "-----END PGP PUBLIC KEY BLOCK-----"
+MAX_PGP_KEY_LENGTH = 20_000
 
 
 def username_key(username: str) -> str:
@@ -50,3 +57,75 @@ def create_account(db: Session, *, username: str, password: str, role: Role) -> 
     db.add(user)
     db.flush()
     return user
+
+
+def check_registration_role(role: str) -> Role:
+    """The role someone may give themselves at registration (buyer or vendor), else ``InvalidInput``."""
+    if role not in {allowed.value for allowed in SELF_REGISTRABLE_ROLES}:
+        raise InvalidInput("Choose buyer or vendor; other roles are given by an administrator.", field="role")
+    return Role(role)
+
+
+def register_account(db: Session, *, username: str, password: str, role: str) -> User:
+    """Self-registration: ``create_account`` limited to buyer and vendor (checked before anything else)."""
+    return create_account(db, username=username, password=password, role=check_registration_role(role))
+
+
+def check_pgp_key(text: str, *, field: str = "pgp_key") -> str | None:
+    """A PGP public key block as given (outer whitespace trimmed), None for empty; else ``InvalidInput``."""
+    key = text.strip()
+    if not key:
+        return None
+    if "PRIVATE KEY" in key:
+        raise InvalidInput("This is a PRIVATE key. Never share it; paste your PUBLIC key block instead.", field=field)
+    if len(key) > MAX_PGP_KEY_LENGTH:
+        raise InvalidInput(f"A PGP key block is at most {MAX_PGP_KEY_LENGTH} characters here.", field=field)
+    if any(ord(char) < 0x20 and char not in "\r\n\t" for char in key):
+        raise InvalidInput("A PGP key block is plain text; this one contains control characters.", field=field)
+    if not (key.startswith(PGP_BEGIN) and key.endswith(PGP_END)):
+        raise InvalidInput(f"Paste an ASCII-armoured public key: from '{PGP_BEGIN}' to '{PGP_END}'.", field=field)
+    return key
+
+
+def set_pgp_key(user: User, text: str, *, field: str = "pgp_key") -> None:
+    """Set (or, with empty text, clear) the user's PGP public key."""
+    user.pgp_key = check_pgp_key(text, field=field)
+
+
+def check_payout_address(user: User, text: str, network: MoneroNetwork, *, field: str = "address") -> str:
+    """A vendor's payout address, validated for real (checksum and network)."""
+    if user.role_enum is not Role.VENDOR:
+        raise Forbidden("Only a vendor account has a payout address.")
+    return validate_address(text, network, field=field)
+
+
+def change_password(db: Session, user: User, new_password: str, *, keep_session_id: int | None) -> None:
+    """Set a new password and sign out everywhere else: every other sign-in and every API token.
+
+    The caller has confirmed the current password. Raises ``InvalidInput`` (field
+    ``new_password``) for a weak password, before changing anything.
+    """
+    check_password_strength(new_password, username=user.username, field="new_password")
+    if verify_password(user.password_hash, new_password):
+        raise InvalidInput("The new password must differ from the current one.", field="new_password")
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    revoke_all_credentials(db, user.id, except_session_id=keep_session_id)
+
+
+def delete_account(db: Session, user: User, *, confirm_username: str) -> None:
+    """Close the account for good: status ``deleted``, every sign-in and token revoked.
+
+    The caller has confirmed the password. The row stays (so the username is never reused and
+    history keeps its author), but the profile and two-factor secrets are wiped. The vendor's
+    listings disappear through the visibility rule (the vendor is no longer active).
+    """
+    if confirm_username.strip().lower() != user.username_key:
+        raise InvalidInput("Type your username exactly to confirm.", field="confirm_username")
+    user.status = AccountStatus.DELETED.value
+    user.pgp_key = None
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    revoke_all_credentials(db, user.id)

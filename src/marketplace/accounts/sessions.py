@@ -44,7 +44,7 @@ def start_web_session(
 
 
 def find_web_session(db: Session, token: str, settings: Settings) -> WebSession | None:
-    """The live sign-in for ``token``, or None if unknown, revoked, expired, idle too long or its account is not active."""
+    """The live sign-in for ``token``; None if unknown, revoked, expired, idle too long or its account is inactive."""
     web_session = db.scalar(select(WebSession).where(WebSession.token_hash == hash_token(token)))
     if web_session is None or web_session.revoked_at is not None:
         return None
