@@ -1,0 +1,1 @@
+"""Demo data for development: accounts, listings and pictures (``marketplace dev seed``)."""

@@ -1,0 +1,43 @@
+"""The generated references in docs/ are complete and current (regenerate with `marketplace dev docs`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from marketplace.docs_reference import env_var, generated_documents, has_file_variant
+from marketplace.settings import Settings
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@pytest.mark.parametrize("name", list(Settings.model_fields))
+def test_every_setting_is_documented(name: str) -> None:
+    page = (DOCS / "configuration.md").read_text(encoding="utf-8")
+    field = Settings.model_fields[name]
+
+    assert f"`{env_var(name)}`" in page, f"{env_var(name)} is not in docs/configuration.md: run `marketplace dev docs`"
+    assert field.description, f"the setting {name} has no description= in settings.py"
+    assert field.description.replace("|", "\\|") in page, f"{name}'s description in docs/configuration.md is stale"
+    if has_file_variant(field):
+        assert f"`{env_var(name)}_FILE`" in page
+
+
+@pytest.fixture(scope="module")
+def generated() -> dict[str, str]:
+    return generated_documents()
+
+
+@pytest.mark.parametrize("name", ["configuration.md", "cli.md"])
+def test_generated_docs_are_current(generated: dict[str, str], name: str) -> None:
+    text = generated[name]
+    path = DOCS / name
+    assert path.exists(), f"docs/{name} is missing: run `marketplace dev docs`"
+    assert path.read_text(encoding="utf-8") == text, f"docs/{name} is out of date: run `marketplace dev docs`"
+
+
+def test_every_command_is_in_the_cli_reference() -> None:
+    page = (DOCS / "cli.md").read_text(encoding="utf-8")
+    for title in ("marketplace serve", "marketplace db upgrade", "marketplace users create", "marketplace dev seed"):
+        assert f"## `{title}`" in page

@@ -1,0 +1,167 @@
+"""Settings as an operator meets them: environment, *_FILE secrets, a TOML file, refusals."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from marketplace.settings import InsecureSettings, load_settings
+
+GOOD_SECRET = "0123456789abcdef0123456789abcdef-good"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("MARKETPLACE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MARKETPLACE_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.mark.parametrize(
+    ("secret", "complaint"),
+    [
+        (None, "missing or a placeholder"),
+        ("", "missing or a placeholder"),
+        ("changeme", "missing or a placeholder"),
+        ("  CHANGEME ", "missing or a placeholder"),
+        ("development-only-secret-key-do-not-use-in-production", "missing or a placeholder"),
+        ("short-but-not-a-placeholder", "too short"),
+        ("x" * 31, "too short"),
+    ],
+)
+def test_production_refuses_a_missing_placeholder_or_short_secret(
+    monkeypatch: pytest.MonkeyPatch, secret: str | None, complaint: str
+) -> None:
+    monkeypatch.setenv("MARKETPLACE_ENV", "production")
+    if secret is not None:
+        monkeypatch.setenv("MARKETPLACE_SECRET_KEY", secret)
+
+    with pytest.raises((InsecureSettings, ValidationError), match=complaint):
+        load_settings()
+
+
+def test_production_is_the_default_and_accepts_a_long_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MARKETPLACE_SECRET_KEY", "y" * 32)
+
+    settings = load_settings()
+
+    assert not settings.is_development
+    assert settings.secret_key_bytes == b"y" * 32
+
+
+def test_development_needs_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MARKETPLACE_ENV", "development")
+
+    settings = load_settings()
+
+    assert settings.is_development
+    assert settings.secret_key is None
+    assert len(settings.secret_key_bytes) >= 32
+
+
+def test_the_secret_is_read_from_the_file_named_by_secret_key_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(GOOD_SECRET + "\n", encoding="utf-8")
+    monkeypatch.setenv("MARKETPLACE_ENV", "production")
+    monkeypatch.setenv("MARKETPLACE_SECRET_KEY_FILE", str(secret_file))
+
+    settings = load_settings()
+
+    assert settings.secret_key is not None
+    assert settings.secret_key.get_secret_value() == GOOD_SECRET
+
+
+def test_a_placeholder_in_the_secret_file_is_refused_too(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("changeme\n", encoding="utf-8")
+    monkeypatch.setenv("MARKETPLACE_SECRET_KEY_FILE", str(secret_file))
+
+    with pytest.raises((InsecureSettings, ValidationError), match="placeholder"):
+        load_settings()
+
+
+def test_an_unreadable_secret_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MARKETPLACE_SECRET_KEY_FILE", str(tmp_path / "absent"))
+
+    with pytest.raises(InsecureSettings, match="cannot read MARKETPLACE_SECRET_KEY_FILE"):
+        load_settings()
+
+
+def test_the_environment_variable_beats_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(GOOD_SECRET, encoding="utf-8")
+    monkeypatch.setenv("MARKETPLACE_SECRET_KEY_FILE", str(secret_file))
+    monkeypatch.setenv("MARKETPLACE_SECRET_KEY", "z" * 40)
+
+    assert load_settings().secret_key_bytes == b"z" * 40
+
+
+def test_a_toml_file_is_read_and_the_environment_overrides_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "marketplace.toml"
+    config.write_text(
+        f'env = "production"\nsecret_key = "{GOOD_SECRET}"\nnetwork = "stagenet"\n'
+        'log_level = "DEBUG"\nlistings_page_size = 10\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("MARKETPLACE_CONFIG_FILE", str(config))
+    monkeypatch.setenv("MARKETPLACE_LISTINGS_PAGE_SIZE", "12")
+    monkeypatch.setenv("MARKETPLACE_NETWORK", "testnet")
+
+    settings = load_settings()
+
+    assert settings.log_level == "DEBUG"
+    assert settings.secret_key_bytes == GOOD_SECRET.encode()
+    assert settings.listings_page_size == 12
+    assert settings.network.value == "testnet"
+
+
+def test_unknown_keys_in_the_toml_file_are_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "marketplace.toml"
+    config.write_text('env = "development"\nlisting_page_size = 10\n', encoding="utf-8")
+    monkeypatch.setenv("MARKETPLACE_CONFIG_FILE", str(config))
+
+    with pytest.raises(ValidationError, match="listing_page_size"):
+        load_settings()
+
+
+def test_a_missing_toml_file_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MARKETPLACE_CONFIG_FILE", str(tmp_path / "nowhere.toml"))
+
+    with pytest.raises(InsecureSettings, match=r"nowhere\.toml"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("MARKETPLACE_NETWORK", "moonnet"), ("MARKETPLACE_ENV", "staging"), ("MARKETPLACE_LISTINGS_PAGE_SIZE", "0")],
+)
+def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv("MARKETPLACE_ENV", "development")
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValidationError):
+        load_settings()
+
+
+def test_the_default_database_is_an_sqlite_file_in_the_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MARKETPLACE_ENV", "development")
+    monkeypatch.setenv("MARKETPLACE_DATA_DIR", str(tmp_path / "state"))
+
+    settings = load_settings()
+
+    assert settings.resolved_database_url == f"sqlite:///{(tmp_path / 'state' / 'marketplace.sqlite3').resolve()}"
+
+
+def test_a_database_url_setting_wins_over_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MARKETPLACE_ENV", "development")
+    monkeypatch.setenv("MARKETPLACE_DATABASE_URL", "postgresql://market@db.internal/market")
+
+    assert load_settings().resolved_database_url == "postgresql://market@db.internal/market"
