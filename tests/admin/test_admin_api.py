@@ -250,8 +250,13 @@ def test_an_admin_creates_accounts_of_any_role(admin_api: SiteClient, api_for: A
         new_admin, new_arbiter = session.get(User, created["admin"]), session.get(User, created["arbiter"])
     assert new_admin is not None
     assert new_arbiter is not None
-    assert api_for(new_admin).get("/api/v1/admin/actions").status_code == 200
+    record = api_for(new_admin).get("/api/v1/admin/actions")
+    assert record.status_code == 200
     assert api_for(new_arbiter).get("/api/v1/admin/actions").status_code == 403
+    # Each creation is on the moderation record, with the role it was given.
+    creations = [item for item in record.json()["items"] if item["kind"] == "create_account"]
+    assert sorted(item["target_user_id"] for item in creations) == sorted(created.values())
+    assert {item["reason"] for item in creations} == {f"Created as {role} by an admin." for role in created}
 
 
 @pytest.mark.parametrize(

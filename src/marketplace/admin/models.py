@@ -13,6 +13,7 @@ from marketplace.db.base import Base, UTCDateTime, utcnow
 
 
 class ModerationKind(StrEnum):
+    CREATE_ACCOUNT = "create_account"
     SUSPEND_ACCOUNT = "suspend_account"
     RESTORE_ACCOUNT = "restore_account"
     HIDE_LISTING = "hide_listing"

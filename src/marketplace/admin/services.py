@@ -145,7 +145,7 @@ def create_account_as_admin(db: Session, admin: User, *, username: str, password
         allowed = ", ".join(r.value for r in Role)
         raise InvalidInput(f"Choose a role: {allowed}.", field="role") from None
     user = create_account(db, username=username, password=password, role=chosen)
-    log.info("account_created_by_admin", extra={"actor_id": admin.id, "user_id": user.id, "role": chosen.value})
+    _record(db, admin, ModerationKind.CREATE_ACCOUNT, f"Created as {chosen.value} by an admin.", user_id=user.id)
     return user
 
 

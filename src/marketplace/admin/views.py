@@ -29,6 +29,7 @@ router = APIRouter(dependencies=[Depends(verify_csrf)])
 FormText = Annotated[str, Form()]
 
 KIND_LABELS = {
+    ModerationKind.CREATE_ACCOUNT.value: "created account",
     ModerationKind.SUSPEND_ACCOUNT.value: "suspended account",
     ModerationKind.RESTORE_ACCOUNT.value: "restored account",
     ModerationKind.HIDE_LISTING.value: "hid listing",
