@@ -1,7 +1,158 @@
-"""JSON API of the listings domain, mounted under /api/v1."""
+"""JSON API of the listings domain, mounted under /api/v1.
+
+Database work is synchronous SQLAlchemy, so these endpoints are plain ``def`` (FastAPI runs them
+in its thread pool). Errors are domain exceptions; ``web/errors.py`` turns them into the one JSON
+error shape.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, File, Path, Query, UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from marketplace.accounts.auth import ApiUser, DbSession, OptionalApiUser
+from marketplace.db.engine import Database
+from marketplace.errors import InvalidInput
+from marketplace.listings import services
+from marketplace.listings.models import ListingStatus
+from marketplace.listings.queries import SortOrder, browse_listings
+from marketplace.listings.schemas import (
+    ImageOut,
+    ListingCreate,
+    ListingOut,
+    ListingPageOut,
+    ListingPatch,
+    image_out,
+    listing_out,
+    page_json,
+)
+from marketplace.settings import Settings
+from marketplace.web.responses import JSONResponse
 
 router = APIRouter(tags=["listings"])
+
+# Ids are 32-bit integers in the database; a larger number is not an id at all.
+MAX_ID = 2_147_483_647
+MAX_API_PAGE_SIZE = 100
+ListingId = Annotated[int, Path(ge=1, le=MAX_ID, description="The listing's id.")]
+ImageId = Annotated[int, Path(ge=1, le=MAX_ID, description="The image's id.")]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@router.post("/listings", status_code=201, response_model=ListingOut, summary="Create a listing (vendors)")
+def create_listing(body: ListingCreate, vendor: ApiUser, db: DbSession, request: Request) -> ListingOut:
+    listing = services.create_listing(
+        db,
+        vendor,
+        title=body.title,
+        description=body.description,
+        description_format=body.description_format,
+        price_atomic=body.price_atomic,
+        stock=body.stock,
+        category=body.category,
+        settings=_settings(request),
+    )
+    return listing_out(listing)
+
+
+@router.get("/listings", response_model=ListingPageOut, summary="Browse and search visible listings")
+def list_listings(
+    *,
+    request: Request,
+    q: Annotated[str | None, Query(description="Text to find in titles and descriptions.")] = None,
+    category: Annotated[str | None, Query(description="A category key.")] = None,
+    sort: SortOrder = SortOrder.NEWEST,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int | None, Query(ge=1, le=MAX_API_PAGE_SIZE)] = None,
+) -> Response:
+    # The hot path: it opens its own session instead of depending on DbSession, because every
+    # synchronous dependency (and the session's clean-up) is one more trip through the thread pool.
+    if category:
+        services.check_category(category)
+    database: Database = request.app.state.db
+    with database.session() as db:
+        result = browse_listings(
+            db,
+            q=q,
+            category=category or None,
+            sort=sort,
+            page=page,
+            page_size=page_size or _settings(request).listings_page_size,
+        )
+    # Returned as a response, so FastAPI does not validate it again: the model documents the shape.
+    return JSONResponse(page_json(result))
+
+
+@router.get("/listings/{listing_id}", response_model=ListingOut, summary="One listing")
+def get_listing(listing_id: ListingId, db: DbSession, viewer: OptionalApiUser) -> ListingOut:
+    return listing_out(services.listing_for_viewer(db, listing_id, viewer))
+
+
+@router.patch("/listings/{listing_id}", response_model=ListingOut, summary="Change a listing (its vendor)")
+def patch_listing(
+    listing_id: ListingId, body: ListingPatch, actor: ApiUser, db: DbSession, request: Request
+) -> ListingOut:
+    for name in body.model_fields_set:
+        if getattr(body, name) is None:
+            raise InvalidInput(f"{name} cannot be null; leave it out to keep the current value.", field=name)
+    listing = services.update_listing(
+        db,
+        actor,
+        listing_id,
+        title=body.title,
+        description=body.description,
+        description_format=body.description_format,
+        price_atomic=body.price_atomic,
+        stock=body.stock,
+        category=body.category,
+        status=body.status,
+        settings=_settings(request),
+    )
+    return listing_out(listing)
+
+
+@router.delete(
+    "/listings/{listing_id}", status_code=204, response_class=Response, summary="Delete a listing (its vendor)"
+)
+def delete_listing(listing_id: ListingId, actor: ApiUser, db: DbSession) -> Response:
+    services.set_listing_status(db, actor, listing_id, ListingStatus.DELETED)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/listings/{listing_id}/images",
+    status_code=201,
+    response_model=ImageOut,
+    summary="Add an image to a listing (its vendor)",
+)
+def add_image(
+    listing_id: ListingId,
+    file: Annotated[UploadFile, File(description="A JPEG, PNG, WebP or GIF image.")],
+    actor: ApiUser,
+    db: DbSession,
+    request: Request,
+) -> ImageOut:
+    settings = _settings(request)
+    # One byte more than allowed is enough to know it is too large.
+    content = file.file.read(settings.image_max_bytes + 1)
+    upload = services.Upload(filename=file.filename or "", content=content)
+    (image,) = services.add_images(db, actor, listing_id, [upload], settings)
+    return image_out(image)
+
+
+@router.delete(
+    "/listings/{listing_id}/images/{image_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Remove an image from a listing (its vendor)",
+)
+def delete_image(listing_id: ListingId, image_id: ImageId, actor: ApiUser, db: DbSession) -> Response:
+    services.remove_image(db, actor, listing_id, image_id)
+    return Response(status_code=204)

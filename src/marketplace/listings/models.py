@@ -37,8 +37,12 @@ CATEGORIES: dict[str, str] = {
 
 class Listing(Base):
     __tablename__ = "listings"
+    # The browse queries filter on the visibility columns first: one index per sort order, and
+    # one that lets COUNT(*) (with the category filter) read the index alone, never the table.
     __table_args__ = (
         Index("ix_listings_visible_created", "status", "hidden_at", "created_at"),
+        Index("ix_listings_visible_price", "status", "hidden_at", "price_atomic"),
+        Index("ix_listings_visible_vendor_category", "status", "hidden_at", "vendor_id", "category"),
         Index("ix_listings_vendor_id", "vendor_id"),
     )
 

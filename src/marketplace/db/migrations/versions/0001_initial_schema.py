@@ -88,6 +88,10 @@ def upgrade() -> None:
     with op.batch_alter_table("listings", schema=None) as batch_op:
         batch_op.create_index("ix_listings_vendor_id", ["vendor_id"], unique=False)
         batch_op.create_index("ix_listings_visible_created", ["status", "hidden_at", "created_at"], unique=False)
+        batch_op.create_index("ix_listings_visible_price", ["status", "hidden_at", "price_atomic"], unique=False)
+        batch_op.create_index(
+            "ix_listings_visible_vendor_category", ["status", "hidden_at", "vendor_id", "category"], unique=False
+        )
 
     op.create_table(
         "recovery_codes",
@@ -192,6 +196,8 @@ def downgrade() -> None:
 
     op.drop_table("recovery_codes")
     with op.batch_alter_table("listings", schema=None) as batch_op:
+        batch_op.drop_index("ix_listings_visible_vendor_category")
+        batch_op.drop_index("ix_listings_visible_price")
         batch_op.drop_index("ix_listings_visible_created")
         batch_op.drop_index("ix_listings_vendor_id")
 

@@ -1,0 +1,139 @@
+"""Listing images: every upload is decoded and re-encoded, never stored as sent.
+
+Re-encoding is the point: what the vendor's camera or editor put in the file (EXIF with GPS
+position and serial numbers, ICC profiles, comments, a polyglot payload after the image data)
+does not survive, and visitors only ever receive a plain JPEG we wrote ourselves.
+
+Refusals happen as early as possible and before any pixel is decoded: too many bytes, not a
+supported format (JPEG, PNG, WebP, GIF — the first frame), too many pixels as declared in the
+header (a small "decompression bomb" file can claim gigapixels). A truncated or damaged file fails
+while decoding. Each refusal is an ``InvalidInput`` on the field ``images``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from marketplace.errors import InvalidInput
+from marketplace.settings import Settings
+
+FIELD = "images"
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
+CONTENT_TYPE = "image/jpeg"
+JPEG_QUALITY = 85
+THUMBNAIL_SIZE = 400
+THUMBNAIL_QUALITY = 80
+# What Pillow raises on damaged, truncated or malicious input, besides the bomb checks.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError, KeyError)
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    """A cleaned image ready to store: full size (fitted to the maximum dimension) and thumbnail."""
+
+    data: bytes
+    thumbnail: bytes
+    content_type: str
+    width: int
+    height: int
+    sha256: str
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
+
+
+def _refuse(name: str, reason: str) -> InvalidInput:
+    label = f"The image “{name[:100]}”" if name else "The image"
+    return InvalidInput(f"{label} {reason}", field=FIELD)
+
+
+def check_upload_size(raw: bytes, settings: Settings, *, name: str = "") -> None:
+    """Refuse an empty upload or one over ``settings.image_max_bytes``."""
+    if not raw:
+        raise _refuse(name, "is an empty file.")
+    if len(raw) > settings.image_max_bytes:
+        raise _refuse(name, f"is larger than {_megabytes(settings.image_max_bytes)} MB.")
+
+
+def _open_checked(raw: bytes, settings: Settings, name: str) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(raw), formats=ACCEPTED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _refuse(name, "has too many pixels.") from exc
+    except UnidentifiedImageError as exc:
+        raise _refuse(name, "is not a JPEG, PNG, WebP or GIF image.") from exc
+    except _DECODE_ERRORS as exc:
+        raise _refuse(name, "is damaged and cannot be read.") from exc
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise _refuse(name, "has no pixels.")
+    if width * height > settings.image_max_pixels:
+        raise _refuse(
+            name,
+            f"is {width}×{height} pixels; at most {settings.image_max_pixels:,} pixels are accepted.",
+        )
+    return image
+
+
+def _flatten_to_rgb(image: Image.Image) -> Image.Image:
+    """RGB on a white background (transparent areas would turn black in a JPEG otherwise)."""
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greyscale: scale to 8 bits before the RGB conversion, which would clip it.
+        image = image.point(lambda value: value / 256).convert("L")
+    return image.convert("RGB")
+
+
+def _encode_jpeg(image: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    # No exif/icc_profile/comment arguments: the output carries pixels only.
+    image.save(out, format="JPEG", quality=quality, optimize=True)
+    return out.getvalue()
+
+
+def process_upload(raw: bytes, settings: Settings, *, name: str = "") -> ProcessedImage:
+    """Validate and re-encode one uploaded image; raises ``InvalidInput`` (field ``images``)."""
+    check_upload_size(raw, settings, name=name)
+    image = _open_checked(raw, settings, name)
+    limit = settings.image_max_dimension
+    try:
+        with image:
+            if image.format == "JPEG":
+                # Let the JPEG decoder scale down by 1/2, 1/4 or 1/8 while decoding: much less work.
+                image.draft("RGB", (limit, limit))
+            image.seek(0)  # the first frame of an animated GIF or WebP
+            image.load()
+            upright = ImageOps.exif_transpose(image) or image
+            rgb = _flatten_to_rgb(upright)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _refuse(name, "has too many pixels.") from exc
+    except _DECODE_ERRORS as exc:
+        raise _refuse(name, "is damaged or truncated and cannot be read.") from exc
+    rgb.thumbnail((limit, limit), Image.Resampling.LANCZOS)
+    # A fresh image holds pixels and nothing else: no info dict, no EXIF, no ICC profile.
+    clean = Image.new("RGB", rgb.size)
+    clean.paste(rgb)
+    data = _encode_jpeg(clean, JPEG_QUALITY)
+    small = clean.copy()
+    small.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.LANCZOS)
+    thumbnail = _encode_jpeg(small, THUMBNAIL_QUALITY)
+    return ProcessedImage(
+        data=data,
+        thumbnail=thumbnail,
+        content_type=CONTENT_TYPE,
+        width=clean.width,
+        height=clean.height,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )

@@ -1,0 +1,173 @@
+"""API input and output models for listings.
+
+Inputs are strict (a price given as ``"5"`` or ``5.0`` is refused, not coerced) and forbid extra
+fields, so a client cannot set what it should not (vendor, status on create, hidden_at...). Types
+are checked here; the business rules (lengths, ranges, categories) live in the services, which
+the pages share.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from marketplace.listings.models import Listing, ListingImage
+from marketplace.listings.queries import ListingCard, ListingPage
+from marketplace.listings.rendering import render_description
+from marketplace.monero.amounts import format_xmr
+
+DescriptionFormatName = Literal["plain", "markdown"]
+
+
+class ListingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    title: str = Field(description="1 to 120 characters after trimming.")
+    description: str = Field(description="1 to 20,000 characters, plain text or Markdown.")
+    description_format: DescriptionFormatName = "plain"
+    price_atomic: int = Field(description="Price in piconero (1 XMR = 10^12), a JSON integer above zero.")
+    stock: int = Field(description="Units available, 0 to 1,000,000.")
+    category: str = Field(description="One of the category keys.")
+
+
+class ListingPatch(BaseModel):
+    """Only the fields sent are changed; ``null`` is not a value any field accepts."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    title: str | None = None
+    description: str | None = None
+    description_format: DescriptionFormatName | None = None
+    price_atomic: int | None = None
+    stock: int | None = None
+    category: str | None = None
+    status: Literal["active", "paused"] | None = None
+
+
+class VendorOut(BaseModel):
+    id: int
+    username: str
+
+
+class ImageOut(BaseModel):
+    id: int
+    url: str
+    thumbnail_url: str
+    width: int
+    height: int
+
+
+class ListingOut(BaseModel):
+    id: int
+    title: str
+    description: str
+    description_format: str
+    description_html: str = Field(description="The description as sanitized HTML.")
+    price_atomic: int
+    price_xmr: str = Field(description="The price in XMR as exact decimal text.")
+    stock: int
+    category: str
+    status: str
+    hidden: bool = Field(description="Hidden by a moderator (only its vendor and admins see it then).")
+    vendor: VendorOut
+    images: list[ImageOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ListingCardOut(BaseModel):
+    """A listing in a list: no description, and only its first image."""
+
+    id: int
+    title: str
+    price_atomic: int
+    price_xmr: str
+    stock: int
+    category: str
+    status: str
+    vendor: VendorOut
+    thumbnail_url: str | None
+    image_url: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ListingPageOut(BaseModel):
+    items: list[ListingCardOut]
+    total: int
+    page: int
+    page_size: int
+
+
+def image_url(image_id: int) -> str:
+    return f"/images/{image_id}"
+
+
+def thumbnail_url(image_id: int) -> str:
+    return f"/images/{image_id}/thumbnail"
+
+
+def image_out(image: ListingImage) -> ImageOut:
+    return ImageOut(
+        id=image.id,
+        url=image_url(image.id),
+        thumbnail_url=thumbnail_url(image.id),
+        width=image.width,
+        height=image.height,
+    )
+
+
+def listing_out(listing: Listing) -> ListingOut:
+    return ListingOut(
+        id=listing.id,
+        title=listing.title,
+        description=listing.description,
+        description_format=listing.description_format,
+        description_html=str(render_description(listing.description, listing.description_format)),
+        price_atomic=listing.price_atomic,
+        price_xmr=format_xmr(listing.price_atomic),
+        stock=listing.stock,
+        category=listing.category,
+        status=listing.status,
+        hidden=listing.hidden_at is not None,
+        vendor=VendorOut(id=listing.vendor.id, username=listing.vendor.username),
+        images=[image_out(image) for image in listing.images],
+        created_at=listing.created_at,
+        updated_at=listing.updated_at,
+    )
+
+
+def _timestamp(moment: datetime) -> str:
+    """The same text pydantic writes for an aware UTC datetime (``...Z``)."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def summary_json(card: ListingCard) -> dict[str, Any]:
+    """A ``ListingCardOut`` as plain JSON data, built directly: the list endpoint is the hot path."""
+    first = card.first_image_id
+    return {
+        "id": card.id,
+        "title": card.title,
+        "price_atomic": card.price_atomic,
+        "price_xmr": format_xmr(card.price_atomic),
+        "stock": card.stock,
+        "category": card.category,
+        "status": card.status,
+        "vendor": {"id": card.vendor_id, "username": card.vendor_username},
+        "thumbnail_url": None if first is None else thumbnail_url(first),
+        "image_url": None if first is None else image_url(first),
+        "created_at": _timestamp(card.created_at),
+        "updated_at": _timestamp(card.updated_at),
+    }
+
+
+def page_json(page: ListingPage) -> dict[str, Any]:
+    """A ``ListingPageOut`` as plain JSON data."""
+    return {
+        "items": [summary_json(card) for card in page.items],
+        "total": page.total,
+        "page": page.page,
+        "page_size": page.page_size,
+    }

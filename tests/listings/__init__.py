@@ -1,0 +1,1 @@
+"""Tests of the listings domain: pages, API, images, search."""
