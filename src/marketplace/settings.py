@@ -123,7 +123,9 @@ class Settings(BaseSettings):
     trusted_proxy_hops: int = Field(
         default=0,
         ge=0,
-        description="Reverse proxies in front of the app; with 1, the client address is the last X-Forwarded-For entry.",
+        description=(
+            "Reverse proxies in front of the app; with 1, the client address is the last X-Forwarded-For entry."
+        ),
     )
     listings_page_size: int = Field(default=24, ge=1, le=200, description="Listings per page when browsing.")
     listing_max_images: int = Field(default=8, ge=0, le=8, description="Images a listing may have.")

@@ -19,7 +19,9 @@ def _format(record: logging.LogRecord) -> dict[str, object]:
 def test_a_log_line_is_one_json_object_with_time_level_event_and_request_id() -> None:
     token = request_id_var.set("req-123")
     try:
-        record = logging.makeLogRecord({"name": "marketplace.test", "levelno": 30, "levelname": "WARNING", "msg": "disk_low"})
+        record = logging.makeLogRecord(
+            {"name": "marketplace.test", "levelno": 30, "levelname": "WARNING", "msg": "disk_low"}
+        )
         entry = _format(record)
     finally:
         request_id_var.reset(token)

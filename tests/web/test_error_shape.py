@@ -27,9 +27,7 @@ def test_wrong_method_is_a_json_405(client: SiteClient) -> None:
 
 
 def test_malformed_json_names_the_problem(client: SiteClient) -> None:
-    response = client.post(
-        "/api/v1/accounts", content=b"{not json", headers={"content-type": "application/json"}
-    )
+    response = client.post("/api/v1/accounts", content=b"{not json", headers={"content-type": "application/json"})
     assert response.status_code == 422
     body = response.json()
     assert body["error"] == "invalid"

@@ -1,23 +1,57 @@
-"""``marketplace serve``: run the web application."""
+"""``marketplace serve``: run the web application.
+
+Two ASGI servers are supported; ``make bench`` measures both in one run and docs/performance.md
+records why the default is the default. Both run the app factory in each worker process (so each
+worker opens its own database pool), log nothing per request themselves (the app logs one JSON
+line per request) and send no ``Server`` header.
+"""
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 import typer
 
 from marketplace.cli.context import settings_or_exit
+
+APP_FACTORY = "marketplace.web.app:create_app"
+
+
+class ServerKind(StrEnum):
+    GRANIAN = "granian"
+    UVICORN = "uvicorn"
+
+
+DEFAULT_SERVER = ServerKind.GRANIAN
 
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8080, help="Port to listen on."),
     workers: int = typer.Option(1, min=1, help="Worker processes."),
+    server: ServerKind = typer.Option(DEFAULT_SERVER, help="ASGI server (docs/performance.md compares them)."),
 ) -> None:
     """Serve the marketplace over HTTP (put nginx with TLS in front of it in production)."""
     settings = settings_or_exit()  # fail here, once, with a readable message
+    run_server(server, APP_FACTORY, host=host, port=port, workers=workers, log_level=settings.log_level)
+
+
+def run_server(server: ServerKind, factory: str, *, host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve the ASGI app built by ``factory`` ("module:function") until interrupted.
+
+    Public so that the benchmark serves its bare reference app with exactly the same options.
+    """
+    if server is ServerKind.GRANIAN:
+        _run_granian(factory, host=host, port=port, workers=workers, log_level=log_level)
+    else:
+        _run_uvicorn(factory, host=host, port=port, workers=workers, log_level=log_level)
+
+
+def _run_uvicorn(factory: str, *, host: str, port: int, workers: int, log_level: str) -> None:
     import uvicorn
 
     uvicorn.run(
-        "marketplace.web.app:create_app",
+        factory,
         factory=True,
         host=host,
         port=port,
@@ -26,5 +60,36 @@ def serve(
         log_config=None,
         proxy_headers=False,
         server_header=False,
-        log_level=settings.log_level.lower(),
+        log_level=log_level.lower(),
     )
+
+
+def _run_granian(factory: str, *, host: str, port: int, workers: int, log_level: str) -> None:
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    Server(
+        factory,
+        factory=True,
+        address=host,
+        port=port,
+        workers=workers,
+        interface=Interfaces.ASGI,  # with lifespan: the app disposes of its pool on shutdown
+        http=HTTPModes.http1,  # nginx speaks HTTP/1.1 to the app
+        websockets=False,
+        loop=Loops.uvloop,
+        log_access=False,
+        log_level=LogLevels(log_level.lower()),
+        log_dictconfig=_granian_log_config(),
+        respawn_failed_workers=True,
+    ).serve()
+
+
+def _granian_log_config() -> dict[str, object]:
+    """Granian's own messages (start, workers, shutdown) as our JSON lines on stderr."""
+    return {
+        "formatters": {"json": {"()": "marketplace.logs.JsonLineFormatter"}},
+        "handlers": {"console": {"formatter": "json", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}},
+        "loggers": {"_granian": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    }

@@ -8,8 +8,8 @@ from starlette.datastructures import FormData, UploadFile
 
 from marketplace.errors import InvalidInput
 from marketplace.listings.models import DescriptionFormat
-from marketplace.listings.services import LARGEST_STORABLE_PRICE, STOCK_MAX, Upload
-from marketplace.monero.amounts import format_xmr, parse_xmr
+from marketplace.listings.services import STOCK_MAX, Upload
+from marketplace.monero.amounts import parse_xmr
 
 _MAX_NUMBER_TEXT = 32
 
@@ -49,10 +49,7 @@ class ListingForm:
             raise InvalidInput("Enter the price in XMR, for example 0.25.", field="price")
         if len(self.price) > _MAX_NUMBER_TEXT:
             raise InvalidInput("Enter the price in XMR as a number, for example 0.25.", field="price")
-        atomic = parse_xmr(self.price, field="price")
-        if atomic > LARGEST_STORABLE_PRICE:
-            raise InvalidInput(f"The price must be at most {format_xmr(LARGEST_STORABLE_PRICE)} XMR.", field="price")
-        return atomic
+        return parse_xmr(self.price, field="price")
 
     def stock_count(self) -> int:
         text = self.stock.strip()

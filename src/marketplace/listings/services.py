@@ -19,14 +19,12 @@ from marketplace.db.base import utcnow
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.listings.images import ProcessedImage, process_upload
 from marketplace.listings.models import CATEGORIES, DescriptionFormat, Listing, ListingImage, ListingStatus
-from marketplace.monero.amounts import MAX_PRICE_ATOMIC, check_price_atomic, format_xmr
+from marketplace.monero.amounts import check_price_atomic
 from marketplace.settings import Settings
 
 TITLE_MAX_LENGTH = 120
 DESCRIPTION_MAX_LENGTH = 20_000
 STOCK_MAX = 1_000_000
-# The price column is a signed 64-bit integer; ``MAX_PRICE_ATOMIC`` (10^19) does not fit in it.
-LARGEST_STORABLE_PRICE = min(MAX_PRICE_ATOMIC, 2**63 - 1)
 # Control characters other than tab and newlines have no place in a listing; NUL cannot even be
 # stored in PostgreSQL text.
 _FORBIDDEN_TITLE_CHARS = frozenset(chr(code) for code in range(32)) | {"\x7f"}
@@ -99,8 +97,6 @@ def check_category(value: str) -> str:
 def check_price(value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput("The price is a whole number of piconero.", field="price_atomic")
-    if value > LARGEST_STORABLE_PRICE:
-        raise InvalidInput(f"The price must be at most {format_xmr(LARGEST_STORABLE_PRICE)} XMR.", field="price_atomic")
     return check_price_atomic(value, field="price_atomic")
 
 

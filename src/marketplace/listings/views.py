@@ -8,7 +8,6 @@ vendor typed; nothing is saved.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -40,21 +39,7 @@ from marketplace.settings import Settings
 from marketplace.web.csrf import verify_csrf
 from marketplace.web.templating import render
 
-
-async def _close_uploads(request: Request) -> AsyncIterator[None]:
-    """Close the files of a posted form once the request is over, however it ended.
-
-    The form is parsed (and cached on the request) by the CSRF check; uploaded files sit in
-    temporary files that nobody else closes.
-    """
-    try:
-        yield
-    finally:
-        await request.close()  # closes the parsed form's files, if a form was parsed
-
-
-# _close_uploads comes first so that its clean-up runs even when the CSRF check refuses the post.
-router = APIRouter(dependencies=[Depends(_close_uploads), Depends(verify_csrf)])
+router = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
 def _keep_for_error_page(db: Session, user: User | None) -> User | None:

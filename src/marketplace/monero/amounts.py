@@ -7,9 +7,8 @@ from decimal import Decimal, InvalidOperation
 from marketplace.errors import InvalidInput
 
 PICONERO_PER_XMR = 10**12
-# Above the total supply of ~18.4 million XMR plus tail emission for centuries: any price above
-# this is a typo, not a price.
-MAX_PRICE_ATOMIC = 10_000_000 * PICONERO_PER_XMR
+# A million XMR: any price above this is a typo, not a price (and it fits a signed 64-bit column).
+MAX_PRICE_ATOMIC = 1_000_000 * PICONERO_PER_XMR
 
 
 def format_xmr(atomic: int) -> str:
@@ -29,7 +28,7 @@ def parse_xmr(text: str, *, field: str = "price") -> int:
     cleaned = text.strip().replace(",", ".")
     if not cleaned or cleaned.lower().endswith("xmr"):
         cleaned = cleaned[:-3].strip() if cleaned.lower().endswith("xmr") else cleaned
-    if not cleaned or not all(ch.isdigit() or ch == "." for ch in cleaned) or cleaned.count(".") > 1:
+    if not cleaned or not all(ch in "0123456789." for ch in cleaned) or cleaned.count(".") > 1:
         raise InvalidInput("Enter the price in XMR as a number, for example 0.25.", field=field)
     try:
         value = Decimal(cleaned)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -56,12 +57,21 @@ def ensure_csrf_cookie(request: Request, response: Response) -> None:
         )
 
 
-async def verify_csrf(request: Request) -> None:
-    """FastAPI dependency for page routers: reject an unsafe request without a valid token."""
+async def verify_csrf(request: Request) -> AsyncIterator[None]:
+    """FastAPI dependency for page routers: reject an unsafe request without a valid token.
+
+    It parses the form (cached on the request for the handler) and closes its uploaded files'
+    temporary files when the request is over, however it ended.
+    """
     if request.method in _SAFE_METHODS:
+        yield
         return
-    cookie_value = request.cookies.get(CSRF_COOKIE)
     form = await request.form()
-    sent = form.get(CSRF_FIELD)
-    if not cookie_value or not isinstance(sent, str) or not hmac.compare_digest(sent, _sign(request, cookie_value)):
-        raise CsrfFailed
+    try:
+        cookie_value = request.cookies.get(CSRF_COOKIE)
+        sent = form.get(CSRF_FIELD)
+        if not cookie_value or not isinstance(sent, str) or not hmac.compare_digest(sent, _sign(request, cookie_value)):
+            raise CsrfFailed
+        yield
+    finally:
+        await form.close()
