@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         title="Monero Marketplace",
         version=__version__,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # Swagger UI needs JavaScript from a CDN; the document itself is the reference
         redoc_url=None,
         default_response_class=JSONResponse,
         lifespan=lifespan,
