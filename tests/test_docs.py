@@ -29,12 +29,25 @@ def generated() -> dict[str, str]:
     return generated_documents()
 
 
-@pytest.mark.parametrize("name", ["configuration.md", "cli.md"])
+@pytest.mark.parametrize("name", ["configuration.md", "cli.md", "api.md"])
 def test_generated_docs_are_current(generated: dict[str, str], name: str) -> None:
     text = generated[name]
     path = DOCS / name
     assert path.exists(), f"docs/{name} is missing: run `marketplace dev docs`"
     assert path.read_text(encoding="utf-8") == text, f"docs/{name} is out of date: run `marketplace dev docs`"
+
+
+def test_the_api_reference_lists_the_contract() -> None:
+    page = (DOCS / "api.md").read_text(encoding="utf-8")
+    for row in (
+        "| POST | `/api/v1/accounts` |",
+        "| POST | `/api/v1/tokens` |",
+        "| GET | `/api/v1/me` |",
+        "| PUT | `/api/v1/me/payout-address` |",
+        "| GET | `/api/v1/listings` |",
+        "| PATCH | `/api/v1/listings/{listing_id}` |",
+    ):
+        assert row in page
 
 
 def test_every_command_is_in_the_cli_reference() -> None:

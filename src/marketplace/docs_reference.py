@@ -208,6 +208,36 @@ def render_cli(app: typer.Typer | None = None) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+# --- api.md -----------------------------------------------------------------------------------
+
+
+def render_api() -> str:
+    """The Markdown text of ``docs/api.md``: every operation of the OpenAPI document, one table."""
+    from marketplace.settings import load_settings
+    from marketplace.web.app import create_app
+
+    # The database is never opened: building the app and its OpenAPI document needs no connection.
+    document = create_app(load_settings(env="development", database_url="sqlite://")).openapi()
+    lines = [
+        "# JSON API",
+        "",
+        _GENERATED,
+        "",
+        "The machine-readable document is served at `/api/openapi.json`. Clients authenticate with",
+        "`Authorization: Bearer <token>` (a token from `POST /api/v1/tokens`). Every error has one shape,",
+        '`{"error": CODE, "message": TEXT}`, plus `"field"` when one input is at fault and `"state"` when',
+        "the thing is in a state that forbids the change (409). 401 means not signed in, 403 signed in",
+        "but not allowed, 422 invalid input, 429 throttled (see `Retry-After`).",
+        "",
+        "| Method | Path | What it does |",
+        "|---|---|---|",
+    ]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            lines.append(f"| {method.upper()} | `{path}` | {_cell(operation.get('summary', ''))} |")
+    return "\n".join(lines) + "\n"
+
+
 def generated_documents() -> dict[str, str]:
     """File name (inside ``docs/``) → content, for every generated reference."""
-    return {"configuration.md": render_configuration(), "cli.md": render_cli()}
+    return {"configuration.md": render_configuration(), "cli.md": render_cli(), "api.md": render_api()}

@@ -37,7 +37,9 @@ def test_vendor_sells_and_a_visitor_finds_the_listing(page: Page, live_server: s
 
     page.goto(f"{live_server}/sell/new")
     page.get_by_label("Title").fill("Hand-made brass lantern")
-    page.get_by_role("textbox", name=re.compile(r"^Description")).fill("A **solid** brass lantern.\n\nShips in a wooden box.")
+    page.get_by_role("textbox", name=re.compile(r"^Description")).fill(
+        "A **solid** brass lantern.\n\nShips in a wooden box."
+    )
     page.get_by_label("Description format").select_option("markdown")
     page.get_by_label("Price in XMR").fill("0.75")
     page.get_by_label("Stock").fill("3")

@@ -80,5 +80,5 @@ def test_anything_but_plain_ascii_decimals_is_refused(text: str) -> None:
 
 def test_a_million_xmr_is_the_highest_price() -> None:
     assert parse_xmr("1000000") == 1_000_000 * PICONERO_PER_XMR
-    with pytest.raises(InvalidInput, match="at most 1000000.0 XMR"):
+    with pytest.raises(InvalidInput, match=r"at most 1000000\.0 XMR"):
         parse_xmr("1000000.000000000001")

@@ -60,10 +60,10 @@ def seed() -> None:
 
 @app.command("docs")
 def docs(
-    docs_dir: Annotated[Path, typer.Option("--docs-dir", help="Where configuration.md and cli.md go.")] = Path("docs"),
+    docs_dir: Annotated[Path, typer.Option("--docs-dir", help="Where the generated references go.")] = Path("docs"),
     check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if a file is out of date.")] = False,
 ) -> None:
-    """Write docs/configuration.md and docs/cli.md from the settings model and the commands' help."""
+    """Write docs/configuration.md, docs/cli.md and docs/api.md from the code."""
     from marketplace.docs_reference import generated_documents
 
     stale = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -36,15 +37,14 @@ def make_engine(url: str, *, sqlite_busy_timeout_ms: int = 5000) -> Engine:
     """Create an engine for ``url``; SQLite files get the pragmas above, their directory created."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        pool_args: dict[str, Any] = {}
         if parsed.database and parsed.database != ":memory:":
-            from pathlib import Path
-
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            pool_args = {"pool_size": 8, "max_overflow": 8}
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": sqlite_busy_timeout_ms / 1000},
-            pool_size=8,
-            max_overflow=8,
+            **pool_args,
         )
         event.listen(engine, "connect", _sqlite_pragmas(sqlite_busy_timeout_ms))
         return engine
