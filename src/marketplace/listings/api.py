@@ -85,6 +85,7 @@ def list_listings(
             sort=sort,
             page=page,
             page_size=page_size or _settings(request).listings_page_size,
+            cache=request.app.state.catalog_cache,
         )
     # Returned as a response, so FastAPI does not validate it again: the model documents the shape.
     return JSONResponse(page_json(result))

@@ -91,3 +91,18 @@ class ListingImage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     listing: Mapped[Listing] = relationship(back_populates="images")
+
+
+class CatalogVersion(Base):
+    """One row whose ``version`` grows with every change that can alter what browsing shows.
+
+    Database triggers (migration 0002) bump it on any insert, update or delete of listings and
+    listing images and on any change of an account's status, in the writing transaction itself,
+    so no code path can forget. Readers compare it to decide whether a remembered page of
+    results is still exactly what the database holds (``listings/catalog_cache.py``).
+    """
+
+    __tablename__ = "catalog_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)

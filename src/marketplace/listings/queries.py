@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, func, 
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import AccountStatus, Role, User
+from marketplace.listings.catalog_cache import CatalogCache
 from marketplace.listings.models import Listing, ListingImage, ListingStatus
 
 MAX_QUERY_LENGTH = 200
@@ -203,13 +204,40 @@ def browse_listings(
     page: int = 1,
     page_size: int,
     vendor_id: int | None = None,
+    cache: CatalogCache[ListingPage] | None = None,
 ) -> ListingPage:
     """One page of publicly visible listings matching the filters.
 
     ``page`` beyond the last page gives an empty page (and the true total), never an error.
+    With ``cache``, an answer computed at the current catalog version is reused (never a stale one).
     """
     page = max(1, min(page, MAX_PAGE))
     term = clean_search_term(q)
+    query = _PageQuery(term, category, sort, page, page_size, vendor_id)
+    if cache is None:
+        return _query_page(db, query)
+    return cache.get_or_compute(db, query, lambda: _query_page(db, query))
+
+
+@dataclass(frozen=True)
+class _PageQuery:
+    term: str
+    category: str | None
+    sort: SortOrder
+    page: int
+    page_size: int
+    vendor_id: int | None
+
+
+def _query_page(db: Session, query: _PageQuery) -> ListingPage:
+    term, category, sort, page, page_size, vendor_id = (
+        query.term,
+        query.category,
+        query.sort,
+        query.page,
+        query.page_size,
+        query.vendor_id,
+    )
     count, rows = _browse_statements(
         db.get_bind().dialect.name,
         sort,

@@ -149,6 +149,7 @@ def browse(request: Request) -> Response:
                 sort=SortOrder(values["sort"]),
                 page=values["page"],
                 page_size=_settings(request).listings_page_size,
+                cache=request.app.state.catalog_cache,
             )
     if result is None:
         return render(request, "listings/browse.html", {**context, "result": None}, status_code=422)
@@ -178,7 +179,13 @@ def vendor_page(username: str, request: Request, db: DbSession, viewer: Viewer) 
     if vendor is None or vendor.role != Role.VENDOR.value or vendor.status != AccountStatus.ACTIVE.value:
         raise NotFound("There is no such vendor.")
     page = _page_number(request.query_params.get("page", "1")) or 1
-    result = browse_listings(db, vendor_id=vendor.id, page=page, page_size=_settings(request).listings_page_size)
+    result = browse_listings(
+        db,
+        vendor_id=vendor.id,
+        page=page,
+        page_size=_settings(request).listings_page_size,
+        cache=request.app.state.catalog_cache,
+    )
     values = {"q": "", "category": "", "sort": ""}
     links = {
         "previous": _page_link(f"/vendors/{vendor.username}", values, result.page - 1) if result.has_previous else None,

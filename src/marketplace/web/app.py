@@ -17,6 +17,7 @@ from marketplace.admin import views as admin_views
 from marketplace.db.engine import Database
 from marketplace.listings import api as listings_api
 from marketplace.listings import views as listings_views
+from marketplace.listings.catalog_cache import CatalogCache
 from marketplace.logs import configure_logging
 from marketplace.settings import Settings, load_settings
 from marketplace.web import health
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.catalog_cache = CatalogCache()
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
