@@ -1,30 +1,81 @@
-"""Pages of browse results remembered per process, and checked against the database every time.
+"""Browse results remembered per process, and checked against the database on every read.
 
 Browsing is the hot path and most requests ask for the same few pages. Each answer is kept with
 the catalog version (``CatalogVersion``) it was computed at; a request reads the current version
 first (one primary-key lookup) and reuses an answer only if the version is unchanged. Triggers
 bump the version in the same transaction as any change that can alter a page, so a remembered
 answer is never staler than the database: a write is visible to the very next read.
+
+The version is read before an answer is computed, so an answer is stored under a version no
+newer than the data it holds; a later request can only find it fresh or compute it again.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from collections.abc import Hashable
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from marketplace.listings.models import CatalogVersion
 
 T = TypeVar("T")
 _VERSION = select(CatalogVersion.version).where(CatalogVersion.id == 1)
+_VERSION_SQL = "SELECT version FROM catalog_version WHERE id = 1"
 
 
 def catalog_version(db: Session) -> int:
+    """The version as seen by ``db``'s transaction."""
     return int(db.scalar(_VERSION) or 0)
+
+
+class CatalogVersionReader:
+    """Reads the latest committed version on one connection of its own, kept open.
+
+    The hot path calls it from the event loop, so it must not wait for a pooled connection
+    (the pool may be busy with slow requests); one dedicated connection, used under a lock,
+    costs a primary-key lookup and nothing more. A broken connection is replaced once.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Any = None
+        self._lock = threading.Lock()
+
+    def read(self) -> int:
+        with self._lock:
+            try:
+                return self._read_once()
+            except self._engine.dialect.loaded_dbapi.Error:
+                self.close_locked()
+                return self._read_once()
+
+    def _read_once(self) -> int:
+        if self._connection is None:
+            self._connection = self._engine.raw_connection()
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(_VERSION_SQL)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        # End the read's transaction (PostgreSQL opens one), so the next read sees newer commits.
+        self._connection.rollback()
+        return int(row[0]) if row else 0
+
+    def close_locked(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()
+            finally:
+                self._connection = None
+
+    def close(self) -> None:
+        with self._lock:
+            self.close_locked()
 
 
 class CatalogCache(Generic[T]):
@@ -35,22 +86,18 @@ class CatalogCache(Generic[T]):
         self._max_entries = max_entries
         self._lock = threading.Lock()
 
-    def get_or_compute(self, db: Session, key: Hashable, compute: Callable[[], T]) -> T:
-        """The answer for ``key``: remembered if the catalog has not changed since, else ``compute()``.
-
-        The version is read before computing, so an answer is stored under a version no newer
-        than the data it holds; a later request can only find it fresh or recompute.
-        """
-        version = catalog_version(db)
+    def get(self, key: Hashable, version: int) -> T | None:
+        """The answer remembered for ``key`` if it was computed at ``version``, else None."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry[0] == version:
-                self._entries.move_to_end(key)
-                return entry[1]
-        value = compute()
+            if entry is None or entry[0] != version:
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: Hashable, version: int, value: T) -> None:
         with self._lock:
             self._entries[key] = (version, value)
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
-        return value

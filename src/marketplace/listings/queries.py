@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, func, 
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import AccountStatus, Role, User
-from marketplace.listings.catalog_cache import CatalogCache
+from marketplace.listings.catalog_cache import CatalogCache, catalog_version
 from marketplace.listings.models import Listing, ListingImage, ListingStatus
 
 MAX_QUERY_LENGTH = 200
@@ -216,7 +216,12 @@ def browse_listings(
     query = _PageQuery(term, category, sort, page, page_size, vendor_id)
     if cache is None:
         return _query_page(db, query)
-    return cache.get_or_compute(db, query, lambda: _query_page(db, query))
+    version = catalog_version(db)
+    result = cache.get(query, version)
+    if result is None:
+        result = _query_page(db, query)
+        cache.put(query, version, result)
+    return result
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from marketplace.admin import views as admin_views
 from marketplace.db.engine import Database
 from marketplace.listings import api as listings_api
 from marketplace.listings import views as listings_views
-from marketplace.listings.catalog_cache import CatalogCache
+from marketplace.listings.catalog_cache import CatalogCache, CatalogVersionReader
 from marketplace.logs import configure_logging
 from marketplace.settings import Settings, load_settings
 from marketplace.web import health
@@ -35,8 +35,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     configure_logging(settings.log_level)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(started: FastAPI) -> AsyncIterator[None]:
         yield
+        started.state.catalog_version.close()
         database.dispose()
 
     app = FastAPI(
@@ -50,7 +51,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.db = database
-    app.state.catalog_cache = CatalogCache()
+    app.state.catalog_cache = CatalogCache()  # pages of browse results, per catalog version
+    app.state.catalog_json_cache = CatalogCache()  # the list API's response bodies, likewise
+    app.state.catalog_version = CatalogVersionReader(database.engine)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
