@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from marketplace.db.migrate import head_revision
 from tests.cli.conftest import Run
+
+HEAD = head_revision()
 
 
 def test_upgrade_creates_the_sqlite_database_in_the_data_dir(
@@ -28,10 +31,10 @@ def test_upgrade_creates_the_sqlite_database_in_the_data_dir(
     assert "(was empty)" in upgraded.stdout
     assert (data_dir / "marketplace.sqlite3").is_file()
     assert after.exit_code == 0, after.output
-    assert "database: 0001" in after.stdout
+    assert f"database: {HEAD}" in after.stdout
     assert "run `marketplace db upgrade`" not in after.stdout
     assert again.exit_code == 0
-    assert "(was 0001)" in again.stdout
+    assert f"(was {HEAD})" in again.stdout
 
 
 def test_upgrade_is_safe_to_run_again_on_either_database(run: Run, production_env: str) -> None:
@@ -39,6 +42,6 @@ def test_upgrade_is_safe_to_run_again_on_either_database(run: Run, production_en
     current = run("db", "current")
 
     assert upgraded.exit_code == 0, upgraded.output
-    assert "database at revision 0001 (was 0001)" in upgraded.stdout
+    assert f"database at revision {HEAD} (was {HEAD})" in upgraded.stdout
     assert current.exit_code == 0
-    assert "database: 0001; code: 0001" in current.stdout
+    assert f"database: {HEAD}; code: {HEAD}" in current.stdout

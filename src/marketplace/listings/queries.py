@@ -235,34 +235,26 @@ class _PageQuery:
 
 
 def _query_page(db: Session, query: _PageQuery) -> ListingPage:
-    term, category, sort, page, page_size, vendor_id = (
-        query.term,
-        query.category,
-        query.sort,
-        query.page,
-        query.page_size,
-        query.vendor_id,
-    )
     count, rows = _browse_statements(
         db.get_bind().dialect.name,
-        sort,
-        searching=bool(term),
-        by_category=bool(category),
-        by_vendor=vendor_id is not None,
+        query.sort,
+        searching=bool(query.term),
+        by_category=bool(query.category),
+        by_vendor=query.vendor_id is not None,
     )
     params: dict[str, Any] = {}
-    if term:
-        params["pattern"] = _like_pattern(term)
-    if category:
-        params["category"] = category
-    if vendor_id is not None:
-        params["vendor_id"] = vendor_id
+    if query.term:
+        params["pattern"] = _like_pattern(query.term)
+    if query.category:
+        params["category"] = query.category
+    if query.vendor_id is not None:
+        params["vendor_id"] = query.vendor_id
     total = int(db.scalar(count, params) or 0)
-    offset = (page - 1) * page_size
+    offset = (query.page - 1) * query.page_size
     items: list[ListingCard] = []
     if offset < total:
-        items = [_card(row) for row in db.execute(rows.limit(page_size).offset(offset), params)]
-    return ListingPage(items=items, total=total, page=page, page_size=page_size)
+        items = [_card(row) for row in db.execute(rows.limit(query.page_size).offset(offset), params)]
+    return ListingPage(items=items, total=total, page=query.page, page_size=query.page_size)
 
 
 def vendor_own_listings(db: Session, vendor_id: int) -> list[ListingCard]:
