@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
 from tests.support.client import SiteClient
 
 
@@ -46,3 +50,22 @@ def test_pages_carry_security_headers(client: SiteClient) -> None:
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
     assert "script-src 'none'" in response.headers["content-security-policy"]
+
+
+def test_an_unexpected_failure_is_a_500_page_or_json_and_is_logged(
+    app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("disk on fire")
+
+    app.add_api_route("/api/v1/broken", broken)
+    app.add_api_route("/broken", broken)
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as site:
+        api = site.get("/api/v1/broken")
+        page = site.get("/broken")
+    assert api.status_code == 500
+    assert api.json() == {"error": "internal", "message": "Something went wrong on our side; it has been logged."}
+    assert page.status_code == 500
+    assert "Something went wrong" in page.text
+    assert "disk on fire" not in page.text  # internals are logged, not shown
+    assert any(record.getMessage() == "unhandled_exception" for record in caplog.records)
