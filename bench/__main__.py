@@ -1,0 +1,222 @@
+"""``python -m bench``: the HTTP benchmark of issue 2 (see docs/performance.md for how to read it).
+
+Default run (about 7.5 minutes): 10,000 listings; for uvicorn and then granian, 2 workers each,
+every default endpoint for 20 s at 10 and then 50 connections after a 2 s warm-up; then the
+write-then-read check. Exit status 0 when every run was clean and the check passed, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from bench.machine import load_average, machine_facts
+from bench.report import Verdict, add_ratios, markdown_table, print_table, print_verdicts, verdicts
+from bench.run import BARE, DEFAULT_ENDPOINTS, ENDPOINTS, LISTINGS, Options, RunResult, run_benchmark
+from bench.servers import ServerFailed
+from bench.wrk import WrkError, wrk_path
+from marketplace.cli.serve import ServerKind
+
+
+def _int_list(text: str) -> list[int]:
+    values = [int(part) for part in text.split(",") if part.strip()]
+    if not values or any(value < 1 for value in values):
+        raise argparse.ArgumentTypeError("expected positive integers separated by commas")
+    return values
+
+
+def _servers(text: str) -> list[ServerKind]:
+    try:
+        return [ServerKind(part.strip()) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"servers are {', '.join(ServerKind)}") from None
+
+
+def parse_options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, help="seconds of load per measurement (default 20; 5 with --quick)")
+    parser.add_argument(
+        "--warmup", type=int, help="seconds of unrecorded load per endpoint (default 2; 1 with --quick)"
+    )
+    parser.add_argument("--quick", action="store_true", help="a development run: shorter loads")
+    parser.add_argument("--servers", type=_servers, default=list(ServerKind), help="comma-separated (default: all)")
+    parser.add_argument("--connections", type=_int_list, default=[10, 50], help="comma-separated (default 10,50)")
+    keys = [endpoint.key for endpoint in ENDPOINTS]
+    parser.add_argument(
+        "--endpoints",
+        default=",".join(DEFAULT_ENDPOINTS),
+        help=f"comma-separated, from {','.join(keys)} (default {','.join(DEFAULT_ENDPOINTS)})",
+    )
+    parser.add_argument("--listings", type=int, default=10_000, help="listings in the database (default 10000)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes per server (default 2)")
+    parser.add_argument("--freshness-rounds", type=int, default=10, help="write-then-read rounds (0 to skip)")
+    parser.add_argument("--markdown", type=Path, help="also write the results as Markdown to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (database, server logs)")
+    args = parser.parse_args(argv)
+    wanted = {key.strip() for key in args.endpoints.split(",") if key.strip()}
+    if unknown := wanted - set(keys):
+        parser.error(f"unknown endpoints: {', '.join(sorted(unknown))}")
+    wanted.add(BARE)  # every ratio needs it
+    options = Options(
+        servers=args.servers,
+        connections=args.connections,
+        endpoints=[endpoint for endpoint in ENDPOINTS if endpoint.key in wanted],
+        duration_s=args.duration or (5 if args.quick else 20),
+        warmup_s=args.warmup if args.warmup is not None else (1 if args.quick else 2),
+        listings=args.listings,
+        workers=args.workers,
+        freshness_rounds=args.freshness_rounds,
+    )
+    return options, args
+
+
+def _stop_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the servers
+
+
+def main(argv: list[str] | None = None) -> int:
+    options, args = parse_options(argv)
+    # Ctrl-C and kill both unwind normally (even when started with SIGINT ignored, as `cmd &` does).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    console = Console()
+    if not console.is_terminal:  # piped or redirected: wide enough for the table
+        console = Console(width=150)
+    try:
+        wrk_path()
+    except WrkError as exc:
+        console.print(f"[bold red]{exc}[/bold red]")
+        return 2
+    facts = machine_facts()
+    busy = os.getloadavg()[0]
+    if busy > 0.5 * (os.cpu_count() or 1):
+        console.print(
+            f"[bold yellow]the machine is busy (load {busy:.1f}): the figures will be noisy; "
+            "run again when it is quiet[/bold yellow]"
+        )
+    console.print(
+        "[bold]Machine[/bold]: " + "; ".join(f"{key} {value}" for key, value in facts.items()), highlight=False
+    )
+    runs = len(options.servers) * len(options.endpoints) * len(options.connections)
+    console.print(
+        f"{runs} measurements of {options.duration_s} s (+{options.warmup_s} s warm-up per endpoint), "
+        f"{options.workers} workers per server, wrk -t2",
+        highlight=False,
+    )
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="marketplace-bench-"))
+    try:
+        result = run_benchmark(options, workdir, console)
+    except ServerFailed as exc:
+        console.print(f"[bold red]a server failed:[/bold red] {exc}", highlight=False)
+        return 1
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/bold red]: servers stopped, no results")
+        return 130
+    finally:
+        if args.keep:
+            console.print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    elapsed = time.monotonic() - started
+    return _report(console, options=options, args=args, result=result, elapsed=elapsed, facts=facts)
+
+
+def _report(
+    console: Console,
+    *,
+    options: Options,
+    args: argparse.Namespace,
+    result: RunResult,
+    elapsed: float,
+    facts: dict[str, str],
+) -> int:
+    add_ratios(result.measurements, BARE)
+    title = (
+        f"HTTP load, {options.duration_s} s per row, {options.workers} workers, wrk -t2 "
+        "(ratio: req/s over the bare async def endpoint's, same server, same connections)"
+    )
+    console.print()
+    print_table(console, result.measurements, title)
+    for note in result.notes:
+        console.print(f"  {note}", highlight=False)
+    failed = False
+    if any(m.result is None or m.result.errors for m in result.measurements):
+        failed = True
+        console.print("[bold red]Some measurements failed or had errors: their figures are not valid.[/bold red]")
+    for name, count in result.server_log_errors.items():
+        if count:
+            failed = True
+            console.print(f"[bold red]{name} logged {count} errors or tracebacks[/bold red]")
+    console.print("\n[bold]Targets[/bold] (GET /api/v1/listings):")
+    found = verdicts(result.measurements, LISTINGS)
+    print_verdicts(console, found)
+    if not found:
+        console.print("  (not measured in this run)")
+    console.print(
+        "\n[bold]A write is visible to the next read[/bold] (create, image, edit, hide, delete, suspend; read at once):"
+    )
+    freshness_lines = []
+    for server, report in result.freshness.items():
+        verdict = "PASS" if report.passed else "FAIL"
+        failed = failed or not report.passed
+        line = f"{server}: {verdict} ({report.checks - len(report.failures)}/{report.checks} checks)"
+        freshness_lines.append(line)
+        colour = "green" if report.passed else "bold red"
+        console.print(f"  [{colour}]{line}[/{colour}]", highlight=False)
+        for failure in report.failures[:10]:
+            console.print(f"    {failure}", highlight=False)
+    load_after = load_average()
+    console.print(
+        f"\ntook {elapsed / 60:.1f} min; load average after (includes this run's own load): {load_after}",
+        highlight=False,
+    )
+    if args.markdown:
+        _write_markdown(
+            args.markdown,
+            result=result,
+            found=found,
+            freshness_lines=freshness_lines,
+            facts=facts,
+            elapsed=elapsed,
+            load_after=load_after,
+        )
+        console.print(f"wrote {args.markdown}")
+    return 1 if failed else 0
+
+
+def _write_markdown(
+    path: Path,
+    *,
+    result: RunResult,
+    found: list[Verdict],
+    freshness_lines: list[str],
+    facts: dict[str, str],
+    elapsed: float,
+    load_after: str,
+) -> None:
+    lines = [
+        "## Machine",
+        "",
+        *(f"- {key}: {value}" for key, value in facts.items()),
+        f"- load average after: {load_after}",
+    ]
+    lines += ["", "## Results", "", markdown_table(result.measurements), ""]
+    lines += [f"- {note}" for note in result.notes]
+    lines += ["", "## Targets (GET /api/v1/listings)", ""]
+    lines += [f"- {'met' if v.met else 'MISSED'}: {v.description}: {v.detail}" for v in found]
+    lines += ["", "## A write is visible to the next read", "", *(f"- {line}" for line in freshness_lines)]
+    lines += ["", f"Run took {elapsed / 60:.1f} min.", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
