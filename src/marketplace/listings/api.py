@@ -19,7 +19,7 @@ from marketplace.accounts.auth import ApiUser, DbSession, OptionalApiUser
 from marketplace.db.engine import Database
 from marketplace.errors import InvalidInput
 from marketplace.listings import services
-from marketplace.listings.catalog_cache import CatalogCache
+from marketplace.listings.catalog_cache import CatalogCache, CatalogVersionReader
 from marketplace.listings.models import ListingStatus
 from marketplace.listings.queries import SortOrder, browse_listings
 from marketplace.listings.schemas import (
@@ -80,7 +80,8 @@ async def list_listings(
     if category:
         services.check_category(category)
     key = (q, category or None, sort, page, page_size or _settings(request).listings_page_size)
-    version = request.app.state.catalog_version.read()
+    reader: CatalogVersionReader = request.app.state.catalog_version
+    version = reader.read() if reader.is_local else await run_in_threadpool(reader.read)
     cache: CatalogCache[bytes] = request.app.state.catalog_json_cache
     body = cache.get(key, version)
     if body is None:

@@ -35,7 +35,7 @@ def catalog_version(db: Session) -> int:
 class CatalogVersionReader:
     """Reads the latest committed version on one connection of its own, kept open.
 
-    The hot path calls it from the event loop, so it must not wait for a pooled connection
+    The hot path calls it from the event loop (on SQLite), so it must not wait for a pooled connection
     (the pool may be busy with slow requests); one dedicated connection, used under a lock,
     costs a primary-key lookup and nothing more. A broken connection is replaced once.
     """
@@ -44,6 +44,9 @@ class CatalogVersionReader:
         self._engine = engine
         self._connection: Any = None
         self._lock = threading.Lock()
+        # A local SQLite file answers in microseconds; a database server is a network round trip,
+        # which must not stall the event loop (callers run ``read`` in the thread pool then).
+        self.is_local = engine.dialect.name == "sqlite"
 
     def read(self) -> int:
         with self._lock:
