@@ -7,8 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
-# Debian packages each job needs (installed with apt-get only when missing).
-TEST_DEBS := postgresql chromium
+# Debian packages are installed with apt-get only when missing: postgresql and chromium for
+# `make test` (system-deps-test), wrk for `make bench`.
 BENCH_DEBS := wrk
 
 .PHONY: help run test lint bench format clean system-deps-test system-deps-bench
