@@ -35,38 +35,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _serve_arguments(kind: ServerKind, port: int, workers: int) -> list[str]:
+    return ["--server", kind.value, "--host", HOST, "--port", str(port), "--workers", str(workers)]
+
+
 def app_command(kind: ServerKind, port: int, workers: int) -> list[str]:
     """``marketplace serve`` exactly as an operator runs it."""
-    return [
-        sys.executable,
-        "-m",
-        "marketplace.cli.main",
-        "serve",
-        "--server",
-        kind.value,
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
+    return [sys.executable, "-m", "marketplace.cli.main", "serve", *_serve_arguments(kind, port, workers)]
 
 
 def bare_command(kind: ServerKind, port: int, workers: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "bench.bare_app",
-        "--server",
-        kind.value,
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
+    """The bare reference app, served with the same options."""
+    return [sys.executable, "-m", "bench.bare_app", *_serve_arguments(kind, port, workers)]
 
 
 class ServerProcess:

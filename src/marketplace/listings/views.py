@@ -17,7 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from marketplace.accounts.auth import DbSession, OptionalPageUser, PageUser, page_user_optional
+from marketplace.accounts.auth import (
+    DbSession,
+    OptionalPageUser,
+    PageUser,
+    keep_signed_in_user_readable,
+    page_user_optional,
+)
 from marketplace.accounts.models import AccountStatus, Role, User
 from marketplace.accounts.services import find_user_by_username
 from marketplace.db.engine import Database
@@ -42,29 +48,13 @@ from marketplace.web.templating import render
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
-def _keep_for_error_page(db: Session, user: User | None) -> User | None:
-    """Detach the signed-in user from the request's session.
-
-    A domain error rolls the request's transaction back, and a rollback expires every object in
-    the session; the error page then still shows who is signed in, so this one must stay readable.
-    """
-    if user is not None and user in db:
-        db.expunge(user)
-    return user
-
-
-def _viewer(db: DbSession, user: OptionalPageUser) -> User | None:
-    return _keep_for_error_page(db, user)
-
-
-def _signed_in_vendor(db: DbSession, user: PageUser) -> User:
-    _keep_for_error_page(db, user)
+def _signed_in_vendor(user: PageUser) -> User:
     services.require_vendor(user)
     return user
 
 
 # Whoever is signed in on a page, or None.
-Viewer = Annotated[User | None, Depends(_viewer)]
+Viewer = OptionalPageUser
 # The signed-in user of a page, who must be an active vendor (a buyer gets the 403 page).
 Vendor = Annotated[User, Depends(_signed_in_vendor)]
 
@@ -139,7 +129,8 @@ def browse(request: Request) -> Response:
     context: dict[str, Any] = {**values, "sort_labels": SORT_LABELS, "error_message": complaint}
     database: Database = request.app.state.db
     with database.session() as db:
-        _keep_for_error_page(db, page_user_optional(request, db))
+        page_user_optional(request, db)
+        keep_signed_in_user_readable(request, db)  # this session is not DbSession's
         result = None
         if not complaint:
             result = browse_listings(
@@ -325,9 +316,7 @@ def _serve_image(image_id: str, request: Request, db: Session, *, thumbnail: boo
     image = image_content(db, number, thumbnail=thumbnail)
     if image is None or image.listing_deleted:
         raise NotFound("There is no such image.")
-    if not image.publicly_visible and not services.can_see_unlisted(
-        _keep_for_error_page(db, page_user_optional(request, db)), image.vendor_id
-    ):
+    if not image.publicly_visible and not services.can_see_unlisted(page_user_optional(request, db), image.vendor_id):
         raise NotFound("There is no such image.")
     etag = f'"{image.sha256[:32]}{"-t" if thumbnail else ""}"'
     headers = {"ETag": etag, "Cache-Control": _PUBLIC_CACHE if image.publicly_visible else _PRIVATE_CACHE}
