@@ -11,6 +11,7 @@ import itertools
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -79,15 +80,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings_overrides() -> dict[str, Any]:
+    """Settings a test changes: ``@pytest.mark.parametrize("settings_overrides", [{...}])``."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, Any]) -> Settings:
     """Production settings (secure cookies and all), pointed at the test database."""
-    return load_settings(
-        env="production",
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        secret_key=TEST_SECRET_KEY,
-        network="mainnet",
-    )
+    values: dict[str, Any] = {
+        "env": "production",
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "secret_key": TEST_SECRET_KEY,
+        "network": "mainnet",
+    }
+    return load_settings(**{**values, **settings_overrides})
 
 
 @pytest.fixture

@@ -8,9 +8,20 @@ or into the form again with the message; the CLI turns them into an exit code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Self
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 
 class MarketplaceError(Exception):
-    """Base of every error a user can cause; never a bug."""
+    """Base of every error a user can cause; never a bug.
+
+    ``records_to_keep`` holds work that must survive the refusal's rollback, such as a failed
+    sign-in counted against the throttle. Whoever rolls the transaction back commits them right
+    after, in a short transaction of their own (``marketplace.db.writes.keep_records``).
+    """
 
     status_code = 400
     code = "bad_request"
@@ -20,6 +31,12 @@ class MarketplaceError(Exception):
         self.message = message
         self.field = field
         self.state = state
+        self.records_to_keep: list[Callable[[Session], None]] = []
+
+    def keeping(self, record: Callable[[Session], None]) -> Self:
+        """Add ``record`` (a function writing with the session it is given) to the records to keep."""
+        self.records_to_keep.append(record)
+        return self
 
     def to_dict(self) -> dict[str, str]:
         body = {"error": self.code, "message": self.message}

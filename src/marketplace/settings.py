@@ -103,6 +103,18 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long an SQLite connection waits for a lock before failing."
     )
+    database_pool_size: int = Field(
+        default=8, ge=1, le=1000, description="Database connections each process keeps open."
+    )
+    database_pool_overflow: int = Field(
+        default=8, ge=0, le=1000, description="Connections a process may open beyond the pool size under load."
+    )
+    database_pool_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="How long a request waits for a free database connection before it fails with a 500.",
+    )
     session_max_age_seconds: int = Field(
         default=14 * 24 * 3600, ge=60, description="A sign-in lasts at most this long."
     )

@@ -10,15 +10,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
 
 from marketplace.accounts.models import Role, User
-from marketplace.settings import Settings, load_settings
-from tests.conftest import DEFAULT_PASSWORD, TEST_SECRET_KEY
+from tests.conftest import DEFAULT_PASSWORD
 from tests.support.client import SiteClient
 
 MAINNET_ADDRESS = "4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx3skxNgYeYTRj5UzqtReoS44qo9mtmXCqY45DJ852K5Jv2684Rge"
@@ -33,15 +31,8 @@ def throttle_limits() -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, throttle_limits: dict[str, Any]) -> Settings:
-    return load_settings(
-        env="production",
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        secret_key=TEST_SECRET_KEY,
-        network="mainnet",
-        **throttle_limits,
-    )
+def settings_overrides(throttle_limits: dict[str, Any]) -> dict[str, Any]:
+    return throttle_limits
 
 
 @pytest.fixture

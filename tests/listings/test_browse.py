@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
@@ -16,7 +15,6 @@ from marketplace.accounts.models import User
 from marketplace.db.base import utcnow
 from marketplace.db.engine import Database
 from marketplace.listings.models import Listing
-from marketplace.settings import Settings
 from tests.listings.conftest import Person
 from tests.support.client import SiteClient
 
@@ -28,13 +26,9 @@ def _titles(page_html: str) -> list[str]:
     return re.findall(r'<h2><a href="/listings/\d+">([^<]*)</a></h2>', page_html)
 
 
-@pytest.fixture
-def small_pages(app: FastAPI, settings: Settings) -> None:
-    app.state.settings = settings.model_copy(update={"listings_page_size": 2})
-
-
+@pytest.mark.parametrize("settings_overrides", [{"listings_page_size": 2}])
 def test_home_page_paginates_newest_first(
-    small_pages: None, vendor: Person, client: SiteClient, create_listing: Callable[..., dict[str, Any]]
+    vendor: Person, client: SiteClient, create_listing: Callable[..., dict[str, Any]]
 ) -> None:
     for n in range(5):
         create_listing(vendor, title=f"Thing {n}")

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
 from marketplace.settings import Settings
 from tests.listings.conftest import Person, image_bytes, jpeg_with_gps, open_image
@@ -141,10 +140,10 @@ def test_bad_uploads_are_refused_and_nothing_is_saved(
     assert client.get(f"/api/v1/listings/{listing['id']}").json() == before
 
 
+@pytest.mark.parametrize("settings_overrides", [{"image_max_bytes": 2048}])
 def test_oversized_upload_is_refused_before_decoding(
-    settings: Settings, sign_up: Callable[..., Person], app: FastAPI, create_listing: Callable[..., dict[str, Any]]
+    sign_up: Callable[..., Person], create_listing: Callable[..., dict[str, Any]]
 ) -> None:
-    app.state.settings = settings.model_copy(update={"image_max_bytes": 2048})
     vendor = sign_up()
     listing = create_listing(vendor)
     big = image_bytes((600, 600), fmt="PNG", color="white") + b"\0" * 4096
@@ -155,10 +154,10 @@ def test_oversized_upload_is_refused_before_decoding(
     assert vendor.client.get(f"/api/v1/listings/{listing['id']}").json()["images"] == []
 
 
+@pytest.mark.parametrize("settings_overrides", [{"image_max_pixels": 10_000}])
 def test_pixel_limit_applies_to_real_images(
-    settings: Settings, sign_up: Callable[..., Person], app: FastAPI, create_listing: Callable[..., dict[str, Any]]
+    sign_up: Callable[..., Person], create_listing: Callable[..., dict[str, Any]]
 ) -> None:
-    app.state.settings = settings.model_copy(update={"image_max_pixels": 10_000})
     vendor = sign_up()
     listing = create_listing(vendor)
     response = _upload(vendor, listing["id"], image_bytes((1, 10_001), fmt="PNG"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from marketplace.db.engine import Database, make_engine
+from marketplace.web.dependencies import get_database
 from tests.support.client import SiteClient
 
 
@@ -25,7 +26,8 @@ def test_ready_reports_the_database_up(client: SiteClient) -> None:
 
 def test_ready_names_the_database_when_it_is_down(app: FastAPI, tmp_path: object) -> None:
     # A database URL nothing answers on: the app must stay up and say what is wrong.
-    app.state.db = Database(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    unreachable = Database(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    app.dependency_overrides[get_database] = lambda: unreachable
     with SiteClient(app) as site:
         response = site.get("/ready")
     assert response.status_code == 503

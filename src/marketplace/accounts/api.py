@@ -7,11 +7,12 @@ endpoints need no CSRF token. Errors are the domain errors, rendered as the one 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from marketplace.accounts import credentials, services
-from marketplace.accounts.auth import ApiUser, ApiVendor, DbSession, client_address
+from marketplace.accounts.auth import ApiUser, ApiVendor
 from marketplace.accounts.schemas import (
     AccountCreate,
     AccountOut,
@@ -23,6 +24,7 @@ from marketplace.accounts.schemas import (
 )
 from marketplace.accounts.sessions import issue_api_token
 from marketplace.accounts.signin import authenticate
+from marketplace.web.dependencies import ClientAddress, DbSession, SettingsDep
 
 router = APIRouter(tags=["accounts"])
 
@@ -37,23 +39,17 @@ def register(body: AccountCreate, db: DbSession) -> AccountOut:
 
 
 @router.post("/tokens", status_code=201, response_model=TokenOut)
-def create_token(body: TokenCreate, request: Request, db: DbSession) -> TokenOut:
+async def create_token(body: TokenCreate, db: DbSession, settings: SettingsDep, address: ClientAddress) -> TokenOut:
     """Exchange a username and password (and a two-factor code when on) for an API token.
 
     401 with one message for any wrong username or password; 401 with field ``totp_code`` when
     the code is missing or wrong; 429 with ``Retry-After`` when sign-ins are throttled.
     """
     name = credentials.check_token_name(body.name) if body.name is not None else DEFAULT_CLIENT_NAME
-    user = authenticate(
-        db,
-        request.app.state.db,
-        request.app.state.settings,
-        username=body.username,
-        password=body.password,
-        totp_code=body.totp_code,
-        client_address=client_address(request),
+    user = await authenticate(
+        db, settings, username=body.username, password=body.password, totp_code=body.totp_code, client_address=address
     )
-    return TokenOut(token=issue_api_token(db, user, name))
+    return TokenOut(token=await run_in_threadpool(issue_api_token, db, user, name))
 
 
 @router.delete("/tokens/current", status_code=204)
@@ -70,9 +66,9 @@ def me(user: ApiUser) -> MeOut:
 
 
 @router.put("/me/payout-address", response_model=MeOut)
-def set_payout_address(body: PayoutAddressUpdate, request: Request, user: ApiVendor) -> MeOut:
+def set_payout_address(body: PayoutAddressUpdate, settings: SettingsDep, user: ApiVendor) -> MeOut:
     """Set the vendor's payout address: 422 (field ``address``) unless it is valid for this network."""
-    user.payout_address = services.check_payout_address(user, body.address, request.app.state.settings.network)
+    user.payout_address = services.check_payout_address(user, body.address, settings.network)
     return MeOut.of(user)
 
 

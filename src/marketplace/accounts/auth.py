@@ -5,56 +5,27 @@ Authorization rules live with each domain's services; these only establish ident
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from marketplace.accounts.models import Role, User
 from marketplace.accounts.sessions import find_api_token, find_web_session
 from marketplace.errors import Forbidden, NotAuthenticated
+from marketplace.web.dependencies import DbSession, SettingsDep
 
 SESSION_COOKIE = "mp_session"
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One session per request; commits if the handler returns, rolls back if it raises.
-
-    Used with ``scope="function"`` so the commit happens before the response is sent: a client
-    that sees success can rely on the write, and the next read sees it.
-    """
-    with request.app.state.db.session() as session:
-        try:
-            yield session
-        except BaseException:
-            keep_signed_in_user_readable(request, session)
-            raise
-
-
-def keep_signed_in_user_readable(request: Request, session: Session) -> None:
-    """Detach the signed-in user from ``session`` before it rolls back.
-
-    A rollback expires every object in the session, yet the error page rendered after it shows
-    who is signed in; a detached user stays readable. Routes that open their own session (the
-    hot paths) call this in their ``except`` too.
-    """
-    user = getattr(request.state, "user", None)
-    if user is not None and user in session:
-        session.expunge(user)
-
-
-DbSession = Annotated[Session, Depends(get_db, scope="function")]
-
-
-def page_user_optional(request: Request, db: DbSession) -> User | None:
+def page_user_optional(request: Request, db: DbSession, settings: SettingsDep) -> User | None:
     """The signed-in user of a page request, or None; also made available to templates."""
     token = request.cookies.get(SESSION_COOKIE)
     user = None
     request.state.web_session = None
     if token:
-        web_session = find_web_session(db, token, request.app.state.settings)
+        web_session = find_web_session(db, token, settings)
         if web_session is not None:
             request.state.web_session = web_session
             user = web_session.user
@@ -86,7 +57,7 @@ def api_user(user: Annotated[User | None, Depends(api_user_optional)]) -> User:
 
 
 def _require_role(user: User, roles: frozenset[Role]) -> User:
-    if user.role_enum not in roles:
+    if user.role not in roles:
         allowed = " or ".join(sorted(role.value for role in roles))
         raise Forbidden(f"Only a {allowed} account can do this.")
     return user
@@ -117,13 +88,3 @@ PageVendor = Annotated[User, Depends(page_user_with_role(Role.VENDOR))]
 ApiVendor = Annotated[User, Depends(api_user_with_role(Role.VENDOR))]
 PageAdmin = Annotated[User, Depends(page_user_with_role(Role.ADMIN))]
 ApiAdmin = Annotated[User, Depends(api_user_with_role(Role.ADMIN))]
-
-
-def client_address(request: Request) -> str:
-    """The client's address, trusting ``X-Forwarded-For`` only as far as ``trusted_proxy_hops`` says."""
-    hops = request.app.state.settings.trusted_proxy_hops
-    if hops > 0:
-        forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",") if part.strip()]
-        if len(forwarded) >= hops:
-            return str(forwarded[-hops])
-    return request.client.host if request.client else "unknown"

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from marketplace.accounts.models import ApiToken, User, WebSession
 from marketplace.accounts.sessions import hash_token, issue_api_token
 from marketplace.db.base import utcnow
+from marketplace.db.writes import select_for_update
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.settings import Settings
 
@@ -66,6 +67,8 @@ def create_api_token(db: Session, user: User, name: str, *, field: str = "name")
     ``MAX_LIVE_TOKENS`` live tokens.
     """
     cleaned = check_token_name(name, field=field)
+    # The count and the insert must be one step: lock the account's row before counting.
+    select_for_update(db, select(User.id).where(User.id == user.id))
     live = db.scalar(
         select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     )

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db.base import Base, UTCDateTime, utcnow
+from marketplace.db.base import Base, UTCDateTime, enum_column, utcnow
 
 
 class Role(StrEnum):
@@ -35,8 +35,8 @@ class User(Base):
     # Usernames are unique regardless of case: "Alice" and "alice" are one account.
     username_key: Mapped[str] = mapped_column(String(32), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default=AccountStatus.ACTIVE)
+    role: Mapped[Role] = mapped_column(enum_column(Role, 16))
+    status: Mapped[AccountStatus] = mapped_column(enum_column(AccountStatus, 16), default=AccountStatus.ACTIVE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
@@ -47,12 +47,8 @@ class User(Base):
     payout_address: Mapped[str | None] = mapped_column(String(128))
 
     @property
-    def role_enum(self) -> Role:
-        return Role(self.role)
-
-    @property
     def is_active(self) -> bool:
-        return self.status == AccountStatus.ACTIVE
+        return self.status is AccountStatus.ACTIVE
 
     @property
     def totp_enabled(self) -> bool:

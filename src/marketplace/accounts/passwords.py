@@ -1,6 +1,16 @@
-"""Password hashing (Argon2id) and the rules a new password must meet."""
+"""Password hashing (Argon2id) and the rules a new password must meet.
+
+Each hash costs tens of milliseconds of CPU and 64 MiB of memory, so hashes are computed by a
+small pool of threads of their own, as many as the machine has cores: a burst of sign-ins queues
+there instead of taking every request thread (and every database connection) or the memory. The
+async forms let a sign-in wait for its turn without holding a request thread at all.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -10,6 +20,7 @@ from marketplace.errors import InvalidInput
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
+_HASH_THREADS = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="password-hash")
 _COMMON = frozenset(
     [
         "password",
@@ -50,11 +61,26 @@ _DUMMY_HASH = _HASHER.hash("not-a-real-password-used-only-for-timing")
 
 
 def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+    """A new Argon2id hash of ``password`` (waits for a hashing thread)."""
+    return _HASH_THREADS.submit(_HASHER.hash, password).result()
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """True if ``password`` matches; always does the work of one verification."""
+    """True if ``password`` matches; always does the work of one verification (waits for a hashing thread)."""
+    return _HASH_THREADS.submit(_verify, password_hash, password).result()
+
+
+async def hash_password_async(password: str) -> str:
+    """``hash_password`` without holding a thread while waiting for a turn."""
+    return await asyncio.wrap_future(_HASH_THREADS.submit(_HASHER.hash, password))
+
+
+async def verify_password_async(password_hash: str | None, password: str) -> bool:
+    """``verify_password`` without holding a thread while waiting for a turn."""
+    return await asyncio.wrap_future(_HASH_THREADS.submit(_verify, password_hash, password))
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
     try:
         return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form
+from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from marketplace.accounts import services
-from marketplace.accounts.auth import DbSession, PageUser, client_address
+from marketplace.accounts.auth import PageUser
 from marketplace.accounts.models import Role, User
-from marketplace.accounts.pages import cleared_cookie, form_page, notice_from, redirect
+from marketplace.accounts.pages import NOTICES, cleared_cookie
 from marketplace.accounts.signin import confirm_password
 from marketplace.errors import MarketplaceError
 from marketplace.monero.addresses import validate_address
+from marketplace.web.dependencies import ClientAddress, DbSession, SettingsDep
+from marketplace.web.pages import FormText, attempt, form_page, notice_from, redirect
 
 router = APIRouter()
-FormText = Annotated[str, Form()]
 
 
 def _profile_form(user: User) -> dict[str, str]:
@@ -26,13 +25,14 @@ def _profile_form(user: User) -> dict[str, str]:
 
 @router.get("/account")
 def overview(request: Request, user: PageUser) -> Response:
-    return form_page(
-        request, "accounts/account.html", {"user": user, "form": _profile_form(user), "notice": notice_from(request)}
-    )
+    context = {"user": user, "form": _profile_form(user), "notice": notice_from(request, NOTICES)}
+    return form_page(request, "accounts/account.html", context)
 
 
 @router.post("/account/profile")
-def save_profile(request: Request, user: PageUser, pgp_key: FormText = "", payout_address: FormText = "") -> Response:
+def save_profile(
+    request: Request, user: PageUser, settings: SettingsDep, pgp_key: FormText = "", payout_address: FormText = ""
+) -> Response:
     """Save the PGP key and (vendors) the payout address; both are checked before either is saved."""
     errors: dict[str, str] = {}
     new_key: str | None = None
@@ -41,11 +41,11 @@ def save_profile(request: Request, user: PageUser, pgp_key: FormText = "", payou
         new_key = services.check_pgp_key(pgp_key)
     except MarketplaceError as exc:
         errors["pgp_key"] = exc.message
-    if user.role_enum is Role.VENDOR:
+    if user.role is Role.VENDOR:
         try:
             # An empty field means "no payout address yet"; anything else must be a real address.
             new_address = (
-                validate_address(payout_address, request.app.state.settings.network, field="payout_address")
+                validate_address(payout_address, settings.network, field="payout_address")
                 if payout_address.strip()
                 else None
             )
@@ -56,7 +56,7 @@ def save_profile(request: Request, user: PageUser, pgp_key: FormText = "", payou
         return form_page(request, "accounts/account.html", {"user": user, "form": form}, errors=errors)
     user.pgp_key = new_key
     user.payout_address = new_address
-    return redirect("/account?notice=profile-saved")
+    return redirect("/account", notice="profile-saved")
 
 
 @router.get("/account/password")
@@ -66,18 +66,26 @@ def password_form(request: Request, _user: PageUser) -> Response:
 
 @router.post("/account/password")
 def change_password(
-    request: Request, db: DbSession, user: PageUser, current_password: FormText = "", new_password: FormText = ""
+    request: Request,
+    db: DbSession,
+    user: PageUser,
+    settings: SettingsDep,
+    address: ClientAddress,
+    *,
+    current_password: FormText = "",
+    new_password: FormText = "",
 ) -> Response:
     """Change the password; every other sign-in and every API token is revoked, this sign-in stays."""
-    try:
-        confirm_password(
-            db, request.app.state.settings, user, current_password,
-            client_address=client_address(request), field="current_password",
-        )  # fmt: skip
-        services.change_password(db, user, new_password, keep_session_id=request.state.web_session.id)
-    except MarketplaceError as exc:
-        return form_page(request, "accounts/password.html", {}, exc)
-    return redirect("/account?notice=password-changed")
+    keep_session_id = request.state.web_session.id
+
+    def change() -> None:
+        confirm_password(db, settings, user, current_password, client_address=address, field="current_password")
+        services.change_password(db, user, new_password, keep_session_id=keep_session_id)
+
+    refused = attempt(db, change)
+    if isinstance(refused, MarketplaceError):
+        return form_page(request, "accounts/password.html", {}, refused)
+    return redirect("/account", notice="password-changed")
 
 
 @router.get("/account/delete")
@@ -87,12 +95,22 @@ def delete_form(request: Request, _user: PageUser) -> Response:
 
 @router.post("/account/delete")
 def delete_account(
-    request: Request, db: DbSession, user: PageUser, password: FormText = "", confirm_username: FormText = ""
+    request: Request,
+    db: DbSession,
+    user: PageUser,
+    settings: SettingsDep,
+    address: ClientAddress,
+    *,
+    password: FormText = "",
+    confirm_username: FormText = "",
 ) -> Response:
     """Close the account (password and typed username required); signs out everywhere."""
-    try:
-        confirm_password(db, request.app.state.settings, user, password, client_address=client_address(request))
+
+    def close() -> None:
+        confirm_password(db, settings, user, password, client_address=address)
         services.delete_account(db, user, confirm_username=confirm_username)
-    except MarketplaceError as exc:
-        return form_page(request, "accounts/delete.html", {"form": {"confirm_username": confirm_username}}, exc)
-    return cleared_cookie(request, redirect("/login?notice=account-deleted"))
+
+    refused = attempt(db, close)
+    if isinstance(refused, MarketplaceError):
+        return form_page(request, "accounts/delete.html", {"form": {"confirm_username": confirm_username}}, refused)
+    return cleared_cookie(request, redirect("/login", notice="account-deleted"))

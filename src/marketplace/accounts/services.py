@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import SELF_REGISTRABLE_ROLES, AccountStatus, RecoveryCode, Role, User
 from marketplace.accounts.passwords import check_password_strength, hash_password, verify_password
 from marketplace.accounts.sessions import revoke_all_credentials
 from marketplace.db.base import utcnow
+from marketplace.db.constraints import is_unique_violation
+from marketplace.db.writes import compare_and_set
 from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.monero.addresses import validate_address
 from marketplace.settings import MoneroNetwork
@@ -41,21 +44,36 @@ def find_user_by_username(db: Session, username: str) -> User | None:
     return db.scalar(select(User).where(User.username_key == username_key(username)))
 
 
+def _username_taken() -> Conflict:
+    return Conflict("This username is taken; choose another.", field="username")
+
+
 def create_account(db: Session, *, username: str, password: str, role: Role) -> User:
-    """Create an active account. Raises ``InvalidInput`` or ``Conflict`` (username taken)."""
+    """Create an active account. Raises ``InvalidInput`` or ``Conflict`` (field ``username``: taken).
+
+    Two sign-ups for one name at the same moment both pass the first check; the database's
+    unique index refuses the second, which gets the same ``Conflict`` (and nothing is written).
+    The password is hashed before the database is touched, so no connection waits on the hash.
+    """
     username = check_username(username.strip())
     check_password_strength(password, username=username)
+    password_hash = hash_password(password)
     if find_user_by_username(db, username) is not None:
-        raise Conflict("This username is taken; choose another.", field="username")
+        raise _username_taken()
     user = User(
         username=username,
         username_key=username_key(username),
-        password_hash=hash_password(password),
-        role=role.value,
-        status=AccountStatus.ACTIVE.value,
+        password_hash=password_hash,
+        role=role,
+        status=AccountStatus.ACTIVE,
     )
     db.add(user)
-    db.flush()
+    try:
+        db.flush()
+    except IntegrityError as exc:
+        if is_unique_violation(exc, "users", "username_key"):
+            raise _username_taken() from exc
+        raise
     return user
 
 
@@ -94,7 +112,7 @@ def set_pgp_key(user: User, text: str, *, field: str = "pgp_key") -> None:
 
 def check_payout_address(user: User, text: str, network: MoneroNetwork, *, field: str = "address") -> str:
     """A vendor's payout address, validated for real (checksum and network)."""
-    if user.role_enum is not Role.VENDOR:
+    if user.role is not Role.VENDOR:
         raise Forbidden("Only a vendor account has a payout address.")
     return validate_address(text, network, field=field)
 
@@ -106,10 +124,21 @@ def change_password(db: Session, user: User, new_password: str, *, keep_session_
     ``new_password``) for a weak password, before changing anything.
     """
     check_password_strength(new_password, username=user.username, field="new_password")
-    if verify_password(user.password_hash, new_password):
+    old_hash = user.password_hash
+    if verify_password(old_hash, new_password):
         raise InvalidInput("The new password must differ from the current one.", field="new_password")
-    user.password_hash = hash_password(new_password)
-    user.password_changed_at = utcnow()
+    new_hash, now = hash_password(new_password), utcnow()
+    compare_and_set(
+        db,
+        update(User)
+        .where(User.id == user.id, User.password_hash == old_hash, User.status == AccountStatus.ACTIVE)
+        .values(password_hash=new_hash, password_changed_at=now),
+        refused=lambda: Conflict(
+            "Your password was changed (or the account closed) at the same moment elsewhere; sign in again.",
+            state="changed",
+        ),
+    )
+    user.password_hash, user.password_changed_at = new_hash, now
     revoke_all_credentials(db, user.id, except_session_id=keep_session_id)
 
 
@@ -122,10 +151,15 @@ def delete_account(db: Session, user: User, *, confirm_username: str) -> None:
     """
     if confirm_username.strip().lower() != user.username_key:
         raise InvalidInput("Type your username exactly to confirm.", field="confirm_username")
-    user.status = AccountStatus.DELETED.value
-    user.pgp_key = None
-    user.totp_secret = None
-    user.totp_enabled_at = None
-    user.totp_last_step = None
+    compare_and_set(
+        db,
+        update(User)
+        .where(User.id == user.id, User.status == AccountStatus.ACTIVE)
+        .values(
+            status=AccountStatus.DELETED, pgp_key=None, totp_secret=None, totp_enabled_at=None, totp_last_step=None
+        ),
+        refused=lambda: Conflict("This account is no longer active.", state="inactive"),
+    )
+    db.refresh(user)
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     revoke_all_credentials(db, user.id)

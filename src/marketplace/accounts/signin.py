@@ -1,24 +1,39 @@
 """Checking who someone is: username, password and (when on) a two-factor code, throttled.
 
-One path serves the sign-in page, ``POST /api/v1/tokens``, the two-factor reset page and the
-account pages that ask for the password again, so every one of them is throttled alike and
-answers alike whether or not a username exists.
+One path serves the sign-in page, ``POST /api/v1/tokens`` and the two-factor reset page, and one
+more the account pages that ask for the password again, so every one of them is throttled alike
+and answers alike whether or not a username exists.
+
+A failed attempt is a refusal that keeps a record: the error carries ``record_failure`` among its
+records to keep, and whoever rolls the refused request back commits it in a short transaction of
+its own (``marketplace.db.writes.keep_records``), so the count survives and no request ever holds
+two database connections.
+
+A sign-in is done in three steps so that no connection is held during the slow password hash:
+look the account up (and end that transaction), verify the password in the hashing threads,
+then conclude in a new transaction, which re-reads the account (it may have changed meanwhile).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from marketplace.accounts import totp
 from marketplace.accounts.models import User
-from marketplace.accounts.passwords import hash_password, needs_rehash, verify_password
+from marketplace.accounts.passwords import (
+    hash_password_async,
+    needs_rehash,
+    verify_password,
+    verify_password_async,
+)
 from marketplace.accounts.services import find_user_by_username
 from marketplace.accounts.throttle import SignInScopes, ensure_not_throttled, record_failure
-from marketplace.db.engine import Database
-from marketplace.errors import InvalidInput, NotAuthenticated
+from marketplace.errors import InvalidInput, MarketplaceError, NotAuthenticated
 from marketplace.settings import Settings
 
 log = logging.getLogger("marketplace.accounts.signin")
@@ -34,6 +49,11 @@ class TwoFactorCodeRejected(NotAuthenticated):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.field = "totp_code"
+
+
+def counted_failure(error: MarketplaceError, settings: Settings, scopes: SignInScopes) -> MarketplaceError:
+    """``error``, carrying one failed attempt against ``scopes`` to be kept after the rollback."""
+    return error.keeping(lambda db: record_failure(db, settings, scopes))
 
 
 def lookup_user(db: Session, username: str) -> User | None:
@@ -74,9 +94,70 @@ def accept_totp_code(db: Session, user: User, code: str) -> bool:
     return step is not None and claim_totp_step(db, user, step)
 
 
-def authenticate(
+@dataclass(frozen=True)
+class Candidate:
+    """What the first step of a sign-in read: whom the username names, and the hash to check."""
+
+    user_id: int | None
+    password_hash: str | None
+
+
+def find_candidate(db: Session, settings: Settings, scopes: SignInScopes, username: str) -> Candidate:
+    """Step one: refuse if throttled, else look the account up; ends ``db``'s transaction.
+
+    Raises ``RateLimited``. The caller's transaction must hold nothing to keep: it is committed here
+    so that the connection goes back to the pool before the slow hash.
+    """
+    ensure_not_throttled(db, settings, scopes)
+    user = lookup_user(db, username)
+    candidate = Candidate(user.id if user else None, user.password_hash if user else None)
+    db.commit()
+    return candidate
+
+
+def conclude_sign_in(
     db: Session,
-    database: Database,
+    settings: Settings,
+    scopes: SignInScopes,
+    candidate: Candidate,
+    *,
+    password_ok: bool,
+    totp_code: str | None,
+    new_hash: str | None,
+) -> User:
+    """Step three: the account, if still active with the hash that was checked and a valid code.
+
+    Raises ``NotAuthenticated`` (counted) or ``TwoFactorCodeRejected`` (counted, unless it lost a
+    race with a request carrying the same code, which is no attacker's guess).
+    """
+    # Re-read: the account may have changed since step one (an object loaded then is stale).
+    user = db.get(User, candidate.user_id, populate_existing=True) if candidate.user_id is not None else None
+    if user is None or not password_ok or not user.is_active or user.password_hash != candidate.password_hash:
+        raise counted_failure(NotAuthenticated(WRONG_CREDENTIALS), settings, scopes)
+    if user.totp_enabled:
+        if not totp_code or not totp_code.strip():
+            raise counted_failure(
+                TwoFactorCodeRejected("Enter the six-digit code from your authenticator app."), settings, scopes
+            )
+        step = matching_totp_step(user, totp_code)
+        if step is None:
+            raise counted_failure(TwoFactorCodeRejected(_CODE_REJECTED), settings, scopes)
+        if not claim_totp_step(db, user, step):
+            raise TwoFactorCodeRejected(_CODE_REJECTED)
+    if new_hash is not None:
+        # Only if nobody changed the password meanwhile.
+        db.execute(
+            update(User)
+            .where(User.id == user.id, User.password_hash == candidate.password_hash)
+            .values(password_hash=new_hash)
+            .execution_options(synchronize_session="fetch")
+        )
+    log.info("signed_in", extra={"user_id": user.id})
+    return user
+
+
+async def authenticate(
+    db: Session,
     settings: Settings,
     *,
     username: str,
@@ -89,39 +170,27 @@ def authenticate(
     Raises ``RateLimited`` (throttled; checked before the password), ``NotAuthenticated`` with
     the same message for an unknown username, a wrong password and an account that is not
     active, and ``TwoFactorCodeRejected`` (field ``totp_code``) when the account has two-factor
-    on and the code is missing, wrong or replayed. Each failure is recorded in its own committed
-    transaction on ``database``, because the caller's transaction rolls back with the error.
-    ``db`` must not hold uncommitted writes (SQLite would make the failure's write wait for them).
+    on and the code is missing, wrong or replayed. The caller must have written nothing yet in
+    ``db``'s transaction (it is committed before the hash) and must let a refusal roll back
+    (``DbSession`` or ``attempt``), which keeps the failure's record.
     """
     scopes = SignInScopes.of(username, client_address)
-    ensure_not_throttled(db, settings, scopes)
-    user = lookup_user(db, username)
-    # verify_password does the same work for a missing account, so timing tells nothing either.
-    password_ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not password_ok or not user.is_active:
-        _fail(database, settings, scopes)
-        raise NotAuthenticated(WRONG_CREDENTIALS)
-    if user.totp_enabled:
-        if not totp_code or not totp_code.strip():
-            _fail(database, settings, scopes)
-            raise TwoFactorCodeRejected("Enter the six-digit code from your authenticator app.")
-        step = matching_totp_step(user, totp_code)
-        if step is None:
-            _fail(database, settings, scopes)
-            raise TwoFactorCodeRejected(_CODE_REJECTED)
-        if not claim_totp_step(db, user, step):
-            # Lost a race with a request carrying the same code: refused, but not an attacker's
-            # guess, and this transaction now holds a write (SQLite would block the failure's).
-            raise TwoFactorCodeRejected(_CODE_REJECTED)
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    log.info("signed_in", extra={"user_id": user.id})
-    return user
-
-
-def _fail(database: Database, settings: Settings, scopes: SignInScopes) -> None:
-    with database.session() as own:
-        record_failure(own, settings, scopes)
+    candidate = await run_in_threadpool(find_candidate, db, settings, scopes, username)
+    # An unknown username is checked against a dummy hash: the timing tells nothing either.
+    password_ok = await verify_password_async(candidate.password_hash, password)
+    new_hash = None
+    if password_ok and candidate.password_hash is not None and needs_rehash(candidate.password_hash):
+        new_hash = await hash_password_async(password)
+    return await run_in_threadpool(
+        conclude_sign_in,
+        db,
+        settings,
+        scopes,
+        candidate,
+        password_ok=password_ok,
+        totp_code=totp_code,
+        new_hash=new_hash,
+    )
 
 
 def confirm_password(
@@ -129,22 +198,24 @@ def confirm_password(
 ) -> None:
     """Check a signed-in user's password again before a sensitive change (throttled like sign-in).
 
-    Raises ``RateLimited`` or ``InvalidInput`` naming ``field``. A failure is recorded in ``db``
-    itself: account pages answer a wrong password by showing the form again, which commits.
+    Raises ``RateLimited`` or ``InvalidInput`` naming ``field``, which counts as a failed sign-in.
     """
     scopes = SignInScopes.of(user.username_key, client_address)
     ensure_not_throttled(db, settings, scopes)
     if not verify_password(user.password_hash, password):
-        record_failure(db, settings, scopes)
-        raise InvalidInput("This is not your current password.", field=field)
+        raise counted_failure(InvalidInput("This is not your current password.", field=field), settings, scopes)
 
 
 def confirm_totp_code(
     db: Session, settings: Settings, user: User, code: str, *, client_address: str, field: str = "totp_code"
 ) -> None:
-    """Check a signed-in user's two-factor code before a sensitive change (throttled like sign-in)."""
+    """Check a signed-in user's two-factor code before a sensitive change (throttled like sign-in).
+
+    Raises ``RateLimited`` or ``InvalidInput`` naming ``field``, which counts as a failed sign-in.
+    """
     scopes = SignInScopes.of(user.username_key, client_address)
     ensure_not_throttled(db, settings, scopes)
     if not accept_totp_code(db, user, code):
-        record_failure(db, settings, scopes)
-        raise InvalidInput("That two-factor code is wrong or was already used.", field=field)
+        raise counted_failure(
+            InvalidInput("That two-factor code is wrong or was already used.", field=field), settings, scopes
+        )

@@ -87,8 +87,8 @@ def ensure_not_throttled(db: Session, settings: Settings, scopes: SignInScopes) 
 def record_failure(db: Session, settings: Settings, scopes: SignInScopes) -> None:
     """Count one failed attempt against both scopes, and forget their failures that left the window.
 
-    Callers that are about to answer with an error (which rolls their transaction back) pass a
-    session of its own, e.g. ``with database.session() as own: record_failure(own, ...)``.
+    A refused sign-in rolls its transaction back, so this runs as one of the refusal's records to
+    keep (``signin.counted_failure``), in a short transaction of its own after the rollback.
     """
     now = utcnow()
     cutoff = now - timedelta(seconds=settings.login_failure_window_seconds)

@@ -3,6 +3,10 @@
 While enrolment is pending the secret is stored but ``totp_enabled_at`` is empty, so sign-in
 does not ask for a code until the user has proved their app produces the right ones. Recovery
 codes are shown once, when two-factor is turned on; only their hashes are stored.
+
+Every change of state is a compare-and-set on the account row (``... WHERE totp_enabled_at IS
+NULL`` and so on), so two tabs or two requests racing cannot, say, turn it on twice with two sets
+of recovery codes, or use one recovery code twice.
 """
 
 from __future__ import annotations
@@ -11,14 +15,22 @@ import logging
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from marketplace.accounts import totp
 from marketplace.accounts.models import RecoveryCode, User
-from marketplace.accounts.passwords import verify_password
-from marketplace.accounts.signin import accept_totp_code, confirm_password, confirm_totp_code, lookup_user
-from marketplace.accounts.throttle import SignInScopes, ensure_not_throttled, record_failure
+from marketplace.accounts.passwords import verify_password_async
+from marketplace.accounts.signin import (
+    Candidate,
+    accept_totp_code,
+    confirm_password,
+    confirm_totp_code,
+    counted_failure,
+    find_candidate,
+)
+from marketplace.accounts.throttle import SignInScopes
 from marketplace.db.base import utcnow
-from marketplace.db.engine import Database
+from marketplace.db.writes import compare_and_set
 from marketplace.errors import Conflict, InvalidInput, NotAuthenticated
 from marketplace.settings import Settings
 
@@ -27,31 +39,56 @@ log = logging.getLogger("marketplace.accounts.twofactor")
 WRONG_RESET_CREDENTIALS = "Wrong username, password or recovery code."
 
 
-def start_enrolment(user: User) -> str:
-    """Give ``user`` a new pending secret (replacing any earlier pending one) and return it."""
-    if user.totp_enabled:
-        raise Conflict("Two-factor sign-in is already on.", state="enabled")
-    user.totp_secret = totp.new_secret()
-    user.totp_last_step = None
-    return user.totp_secret
+def _already_on() -> Conflict:
+    return Conflict("Two-factor sign-in is already on.", state="enabled")
+
+
+def _not_on() -> Conflict:
+    return Conflict("Two-factor sign-in is not on.", state="disabled")
+
+
+def start_enrolment(db: Session, user: User) -> str:
+    """Give ``user`` a new pending secret (replacing any earlier pending one) and return it.
+
+    Raises ``Conflict`` (state ``enabled``) if two-factor is already on.
+    """
+    secret = totp.new_secret()
+    compare_and_set(
+        db,
+        update(User)
+        .where(User.id == user.id, User.totp_enabled_at.is_(None))
+        .values(totp_secret=secret, totp_last_step=None),
+        refused=_already_on,
+    )
+    user.totp_secret, user.totp_last_step = secret, None
+    return secret
 
 
 def confirm_enrolment(db: Session, user: User, code: str) -> list[str]:
     """Turn two-factor on if ``code`` matches the pending secret; return the new recovery codes.
 
-    Raises ``Conflict`` when nothing is pending (or it is already on) and ``InvalidInput``
-    (field ``totp_code``) for a wrong code, changing nothing.
+    Raises ``Conflict`` when nothing is pending (or it is already on, or the secret was replaced
+    meanwhile) and ``InvalidInput`` (field ``totp_code``) for a wrong code, changing nothing.
     """
     if user.totp_enabled:
-        raise Conflict("Two-factor sign-in is already on.", state="enabled")
-    if user.totp_secret is None:
+        raise _already_on()
+    pending = user.totp_secret
+    if pending is None:
         raise Conflict("Start the set-up first: there is no secret to confirm.", state="not_started")
     if not accept_totp_code(db, user, code):
         raise InvalidInput(
             "That code does not match. Check the app shows this account and that your clock is right.",
             field="totp_code",
         )
-    user.totp_enabled_at = utcnow()
+    now = utcnow()
+    compare_and_set(
+        db,
+        update(User)
+        .where(User.id == user.id, User.totp_enabled_at.is_(None), User.totp_secret == pending)
+        .values(totp_enabled_at=now),
+        refused=lambda: Conflict("Two-factor set-up changed in another window; reload the page.", state="changed"),
+    )
+    user.totp_enabled_at = now
     codes = totp.new_recovery_codes()
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     db.add_all(RecoveryCode(user_id=user.id, code_hash=totp.hash_recovery_code(code)) for code in codes)
@@ -61,9 +98,14 @@ def confirm_enrolment(db: Session, user: User, code: str) -> list[str]:
 
 
 def _turn_off(db: Session, user: User) -> None:
-    user.totp_secret = None
-    user.totp_enabled_at = None
-    user.totp_last_step = None
+    compare_and_set(
+        db,
+        update(User)
+        .where(User.id == user.id, User.totp_enabled_at.is_not(None))
+        .values(totp_secret=None, totp_enabled_at=None, totp_last_step=None),
+        refused=_not_on,
+    )
+    user.totp_secret, user.totp_enabled_at, user.totp_last_step = None, None, None
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
 
 
@@ -74,7 +116,7 @@ def disable(db: Session, settings: Settings, user: User, *, totp_code: str, pass
     or ``RateLimited``; a wrong code or password counts as a failed sign-in.
     """
     if not user.totp_enabled:
-        raise Conflict("Two-factor sign-in is not on.", state="disabled")
+        raise _not_on()
     if totp_code.strip():
         confirm_totp_code(db, settings, user, totp_code, client_address=client_address)
     elif password:
@@ -85,16 +127,65 @@ def disable(db: Session, settings: Settings, user: User, *, totp_code: str, pass
     log.info("two_factor_disabled", extra={"user_id": user.id})
 
 
-def cancel_enrolment(user: User) -> None:
-    """Forget a pending (not yet confirmed) secret."""
+def cancel_enrolment(db: Session, user: User) -> None:
+    """Forget a pending (not yet confirmed) secret; nothing happens if two-factor is on."""
+    db.execute(
+        update(User)
+        .where(User.id == user.id, User.totp_enabled_at.is_(None))
+        .values(totp_secret=None, totp_last_step=None)
+        .execution_options(synchronize_session=False)
+    )
     if not user.totp_enabled:
-        user.totp_secret = None
-        user.totp_last_step = None
+        user.totp_secret, user.totp_last_step = None, None
 
 
-def reset_with_recovery_code(
+def _use_recovery_code(
     db: Session,
-    database: Database,
+    settings: Settings,
+    scopes: SignInScopes,
+    candidate: Candidate,
+    *,
+    password_ok: bool,
+    recovery_code: str,
+) -> User:
+    """Use up one unused recovery code of the candidate's account and turn two-factor off.
+
+    Raises ``NotAuthenticated`` (counted as a failed sign-in), one message for every failure.
+    """
+    user = db.get(User, candidate.user_id, populate_existing=True) if candidate.user_id is not None else None
+    usable = (
+        user is not None
+        and password_ok
+        and user.password_hash == candidate.password_hash
+        and user.is_active
+        and user.totp_enabled
+    )
+    code_row = None
+    if user is not None and usable:
+        code_row = db.scalar(
+            select(RecoveryCode).where(
+                RecoveryCode.user_id == user.id,
+                RecoveryCode.code_hash == totp.hash_recovery_code(recovery_code),
+                RecoveryCode.used_at.is_(None),
+            )
+        )
+    if user is None or code_row is None:
+        raise counted_failure(NotAuthenticated(WRONG_RESET_CREDENTIALS), settings, scopes)
+    # A concurrent request using the same code: refused, though not a guess worth counting.
+    compare_and_set(
+        db,
+        update(RecoveryCode)
+        .where(RecoveryCode.id == code_row.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=utcnow()),
+        refused=lambda: NotAuthenticated(WRONG_RESET_CREDENTIALS),
+    )
+    _turn_off(db, user)
+    log.info("two_factor_reset_with_recovery_code", extra={"user_id": user.id})
+    return user
+
+
+async def reset_with_recovery_code(
+    db: Session,
     settings: Settings,
     *,
     username: str,
@@ -104,35 +195,16 @@ def reset_with_recovery_code(
 ) -> User:
     """Turn two-factor off for someone who lost their device: username, password and a recovery code.
 
-    The code is used up. Throttled and counted like a sign-in; one message for every failure
-    (unknown user, wrong password, wrong or used code, two-factor not on), so it reveals nothing.
+    The code is used up. Throttled and counted like a sign-in, in the same three steps (no
+    connection held during the hash); one message for every failure (unknown user, wrong
+    password, wrong or used code, two-factor not on), so it reveals nothing. Raises
+    ``RateLimited`` or ``NotAuthenticated``.
     """
     scopes = SignInScopes.of(username, client_address)
-    ensure_not_throttled(db, settings, scopes)
-    user = lookup_user(db, username)
-    password_ok = verify_password(user.password_hash if user else None, password)
-    code_row = None
-    if user is not None and password_ok and user.is_active and user.totp_enabled:
-        code_row = db.scalar(
-            select(RecoveryCode).where(
-                RecoveryCode.user_id == user.id,
-                RecoveryCode.code_hash == totp.hash_recovery_code(recovery_code),
-                RecoveryCode.used_at.is_(None),
-            )
+    candidate = await run_in_threadpool(find_candidate, db, settings, scopes, username)
+    password_ok = await verify_password_async(candidate.password_hash, password)
+    return await run_in_threadpool(
+        lambda: _use_recovery_code(
+            db, settings, scopes, candidate, password_ok=password_ok, recovery_code=recovery_code
         )
-    if user is None or code_row is None:
-        with database.session() as own:
-            record_failure(own, settings, scopes)
-        raise NotAuthenticated(WRONG_RESET_CREDENTIALS)
-    claimed = db.execute(
-        update(RecoveryCode)
-        .where(RecoveryCode.id == code_row.id, RecoveryCode.used_at.is_(None))
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
     )
-    if not claimed.rowcount:  # type: ignore[attr-defined]
-        # A concurrent request used this code first: refused, though not a guess worth counting.
-        raise NotAuthenticated(WRONG_RESET_CREDENTIALS)
-    _turn_off(db, user)
-    log.info("two_factor_reset_with_recovery_code", extra={"user_id": user.id})
-    return user

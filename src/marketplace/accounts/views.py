@@ -7,22 +7,22 @@ token of unsafe requests (``verify_csrf``).
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from marketplace.accounts import profile_views, security_views
-from marketplace.accounts.auth import DbSession, OptionalPageUser, client_address
-from marketplace.accounts.pages import form_page, notice_from, safe_next, sign_in_response, sign_out_response
+from marketplace.accounts.auth import OptionalPageUser
+from marketplace.accounts.pages import NOTICES, sign_in_response, sign_out_response
 from marketplace.accounts.services import register_account
 from marketplace.accounts.signin import authenticate
 from marketplace.errors import MarketplaceError
 from marketplace.web.csrf import verify_csrf
+from marketplace.web.dependencies import ClientAddress, DbSession, SettingsDep
+from marketplace.web.pages import FormText, attempt, attempt_async, form_page, notice_from, safe_next
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
-FormText = Annotated[str, Form()]
 
 
 @router.get("/register")
@@ -35,24 +35,25 @@ def register(
     request: Request, db: DbSession, *, username: FormText = "", password: FormText = "", role: FormText = ""
 ) -> Response:
     """Create a buyer or vendor account and sign it in; the form again with the message otherwise."""
-    try:
-        user = register_account(db, username=username, password=password, role=role)
-    except MarketplaceError as exc:
-        return form_page(request, "accounts/register.html", {"form": {"username": username, "role": role}}, exc)
+    user = attempt(db, lambda: register_account(db, username=username, password=password, role=role))
+    if isinstance(user, MarketplaceError):
+        return form_page(request, "accounts/register.html", {"form": {"username": username, "role": role}}, user)
     return sign_in_response(request, db, user, "/account?notice=welcome")
 
 
 @router.get("/login")
 def login_form(request: Request, _user: OptionalPageUser, next: str = "") -> Response:  # noqa: A002  (the query parameter's name)
     return form_page(
-        request, "accounts/login.html", {"form": {"next": safe_next(next)}, "notice": notice_from(request)}
+        request, "accounts/login.html", {"form": {"next": safe_next(next)}, "notice": notice_from(request, NOTICES)}
     )
 
 
 @router.post("/login")
-def login(
+async def login(
     request: Request,
     db: DbSession,
+    settings: SettingsDep,
+    address: ClientAddress,
     *,
     username: FormText = "",
     password: FormText = "",
@@ -64,20 +65,16 @@ def login(
     Wrong credentials: 401 with one message whether or not the username exists; a missing or
     wrong two-factor code: 401 naming that field; throttled: 429 with ``Retry-After``.
     """
-    try:
-        user = authenticate(
-            db,
-            request.app.state.db,
-            request.app.state.settings,
-            username=username,
-            password=password,
-            totp_code=totp_code,
-            client_address=client_address(request),
-        )
-    except MarketplaceError as exc:
+    user = await attempt_async(
+        db,
+        lambda: authenticate(
+            db, settings, username=username, password=password, totp_code=totp_code, client_address=address
+        ),
+    )
+    if isinstance(user, MarketplaceError):
         form = {"username": username, "next": safe_next(next)}
-        return form_page(request, "accounts/login.html", {"form": form}, exc)
-    return sign_in_response(request, db, user, safe_next(next))
+        return form_page(request, "accounts/login.html", {"form": form}, user)
+    return await run_in_threadpool(sign_in_response, request, db, user, safe_next(next))
 
 
 @router.post("/logout")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from marketplace.accounts.auth import ApiAdmin, DbSession
+from marketplace.accounts.auth import ApiAdmin
 from marketplace.admin import services
 from marketplace.admin.schemas import (
     AccountSummaryOut,
@@ -16,6 +16,7 @@ from marketplace.admin.schemas import (
     NewAccountIn,
     ReasonIn,
 )
+from marketplace.web.dependencies import DbSession
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.accounts.models import User
-from marketplace.db.base import Base, UTCDateTime, utcnow
+from marketplace.db.base import Base, UTCDateTime, enum_column, utcnow
 
 
 class ModerationKind(StrEnum):
@@ -27,7 +27,7 @@ class ModerationAction(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[ModerationKind] = mapped_column(enum_column(ModerationKind, 32))
     target_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     target_listing_id: Mapped[int | None] = mapped_column(ForeignKey("listings.id"), index=True)
     reason: Mapped[str] = mapped_column(Text)

@@ -15,13 +15,14 @@ from fastapi import APIRouter, Depends, Form
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from marketplace.accounts.auth import DbSession, PageAdmin
+from marketplace.accounts.auth import PageAdmin
 from marketplace.accounts.models import AccountStatus, Role
 from marketplace.admin import services
 from marketplace.admin.models import ModerationKind
 from marketplace.errors import MarketplaceError, NotFound
 from marketplace.listings.models import ListingStatus
 from marketplace.web.csrf import verify_csrf
+from marketplace.web.dependencies import DbSession
 from marketplace.web.templating import render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, Enum, MetaData
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+# Primary keys are 32-bit integers on both databases: a larger number cannot be an id.
+MAX_ID = 2_147_483_647
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -40,6 +44,22 @@ class UTCDateTime(TypeDecorator[datetime]):
             msg = f"expected a datetime from the database, got {type(value).__name__}"
             raise TypeError(msg)
         return value.replace(tzinfo=UTC)
+
+
+def enum_column(enum_class: type[StrEnum], length: int) -> Enum:
+    """A column type holding ``enum_class`` members, stored as their values in a VARCHAR(``length``).
+
+    Reads give enum members, so code compares one way everywhere (``user.role is Role.ADMIN``);
+    a value outside the enum is refused before it reaches the database.
+    """
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda members: [member.value for member in members],
+    )
 
 
 def utcnow() -> datetime:

@@ -15,11 +15,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from marketplace.accounts.auth import ApiUser, DbSession, OptionalApiUser
+from marketplace.accounts.auth import ApiUser, OptionalApiUser
 from marketplace.db.engine import Database
 from marketplace.errors import InvalidInput
 from marketplace.listings import services
-from marketplace.listings.catalog_cache import CatalogCache, CatalogVersionReader
 from marketplace.listings.models import ListingStatus
 from marketplace.listings.queries import SortOrder, browse_listings
 from marketplace.listings.schemas import (
@@ -33,6 +32,7 @@ from marketplace.listings.schemas import (
     page_json,
 )
 from marketplace.settings import Settings
+from marketplace.web.dependencies import DbSession, runtime_of, settings_of
 
 router = APIRouter(tags=["listings"])
 
@@ -44,8 +44,7 @@ ImageId = Annotated[int, Path(ge=1, le=MAX_ID, description="The image's id.")]
 
 
 def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    return settings_of(request)
 
 
 @router.post("/listings", status_code=201, response_model=ListingOut, summary="Create a listing (vendors)")
@@ -80,12 +79,13 @@ async def list_listings(
     if category:
         services.check_category(category)
     key = (q, category or None, sort, page, page_size or _settings(request).listings_page_size)
-    reader: CatalogVersionReader = request.app.state.catalog_version
+    catalog = runtime_of(request).catalog
+    reader = catalog.version
     version = reader.read() if reader.is_local else await run_in_threadpool(reader.read)
-    cache: CatalogCache[bytes] = request.app.state.catalog_json_cache
+    cache = catalog.json_bodies
     body = cache.get(key, version)
     if body is None:
-        body = await run_in_threadpool(_listing_page_json, request.app.state.db, key)
+        body = await run_in_threadpool(_listing_page_json, runtime_of(request).database, key)
         cache.put(key, version, body)
     # Returned as bytes, so FastAPI does not validate it again: the model documents the shape.
     return Response(body, media_type="application/json")

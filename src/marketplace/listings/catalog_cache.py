@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, select
@@ -77,8 +78,10 @@ class CatalogVersionReader:
                 self._connection = None
 
     def close(self) -> None:
+        """Close the reader's connection and its engine (the reader is given an engine of its own)."""
         with self._lock:
             self.close_locked()
+        self._engine.dispose()
 
 
 class CatalogCache(Generic[T]):
@@ -104,3 +107,15 @@ class CatalogCache(Generic[T]):
             self._entries.move_to_end(key)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
+
+
+@dataclass
+class Catalog:
+    """What one process remembers of the catalogue: browse pages and list API bodies, and the version reader."""
+
+    version: CatalogVersionReader
+    pages: CatalogCache[Any] = field(default_factory=CatalogCache)
+    json_bodies: CatalogCache[bytes] = field(default_factory=CatalogCache)
+
+    def close(self) -> None:
+        self.version.close()

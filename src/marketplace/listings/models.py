@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from marketplace.accounts.models import User
-from marketplace.db.base import Base, UTCDateTime, utcnow
+from marketplace.db.base import Base, UTCDateTime, enum_column, utcnow
 
 
 class ListingStatus(StrEnum):
@@ -50,12 +50,14 @@ class Listing(Base):
     vendor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text)
-    description_format: Mapped[str] = mapped_column(String(16), default=DescriptionFormat.PLAIN)
+    description_format: Mapped[DescriptionFormat] = mapped_column(
+        enum_column(DescriptionFormat, 16), default=DescriptionFormat.PLAIN
+    )
     # Money is integer piconero (1 XMR = 10**12) everywhere; never a float.
     price_atomic: Mapped[int] = mapped_column(BigInteger)
     stock: Mapped[int] = mapped_column()
     category: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default=ListingStatus.ACTIVE)
+    status: Mapped[ListingStatus] = mapped_column(enum_column(ListingStatus, 16), default=ListingStatus.ACTIVE)
     # Set by an admin; a hidden listing is shown to nobody but its vendor and admins.
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

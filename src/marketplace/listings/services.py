@@ -262,8 +262,8 @@ def update_listing(
 def set_listing_status(db: Session, actor: User, listing_id: int, status: ListingStatus) -> Listing:
     """Pause (status paused), resume (active) or delete (deleted: gone for everyone) a listing."""
     listing = owned_listing(db, actor, listing_id)
-    if listing.status != status.value:
-        listing.status = status.value
+    if listing.status is not status:
+        listing.status = status
         listing.updated_at = utcnow()
         db.flush()
     return listing

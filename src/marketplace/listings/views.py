@@ -17,16 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from marketplace.accounts.auth import (
-    DbSession,
-    OptionalPageUser,
-    PageUser,
-    keep_signed_in_user_readable,
-    page_user_optional,
-)
+from marketplace.accounts.auth import OptionalPageUser, PageUser, page_user_optional
 from marketplace.accounts.models import AccountStatus, Role, User
 from marketplace.accounts.services import find_user_by_username
-from marketplace.db.engine import Database
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.listings import services
 from marketplace.listings.forms import ListingForm, uploaded_files
@@ -43,6 +36,7 @@ from marketplace.listings.rendering import render_description
 from marketplace.monero.amounts import format_xmr
 from marketplace.settings import Settings
 from marketplace.web.csrf import verify_csrf
+from marketplace.web.dependencies import DbSession, keep_signed_in_user_readable, runtime_of, settings_of
 from marketplace.web.templating import render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
@@ -70,8 +64,7 @@ NOTICES = {
 
 
 def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+    return settings_of(request)
 
 
 def _id(text: str, what: str = "listing") -> int:
@@ -127,9 +120,9 @@ def browse(request: Request) -> Response:
     # through the DbSession and Viewer dependencies (each a trip of its own).
     values, complaint = _browse_params(request)
     context: dict[str, Any] = {**values, "sort_labels": SORT_LABELS, "error_message": complaint}
-    database: Database = request.app.state.db
-    with database.session() as db:
-        page_user_optional(request, db)
+    runtime = runtime_of(request)
+    with runtime.database.session() as db:
+        page_user_optional(request, db, runtime.settings)
         keep_signed_in_user_readable(request, db)  # this session is not DbSession's
         result = None
         if not complaint:
@@ -140,7 +133,7 @@ def browse(request: Request) -> Response:
                 sort=SortOrder(values["sort"]),
                 page=values["page"],
                 page_size=_settings(request).listings_page_size,
-                cache=request.app.state.catalog_cache,
+                cache=runtime.catalog.pages,
             )
     if result is None:
         return render(request, "listings/browse.html", {**context, "result": None}, status_code=422)
@@ -175,7 +168,7 @@ def vendor_page(username: str, request: Request, db: DbSession, viewer: Viewer) 
         vendor_id=vendor.id,
         page=page,
         page_size=_settings(request).listings_page_size,
-        cache=request.app.state.catalog_cache,
+        cache=runtime_of(request).catalog.pages,
     )
     values = {"q": "", "category": "", "sort": ""}
     links = {
@@ -316,7 +309,8 @@ def _serve_image(image_id: str, request: Request, db: Session, *, thumbnail: boo
     image = image_content(db, number, thumbnail=thumbnail)
     if image is None or image.listing_deleted:
         raise NotFound("There is no such image.")
-    if not image.publicly_visible and not services.can_see_unlisted(page_user_optional(request, db), image.vendor_id):
+    viewer = page_user_optional(request, db, settings_of(request))
+    if not image.publicly_visible and not services.can_see_unlisted(viewer, image.vendor_id):
         raise NotFound("There is no such image.")
     etag = f'"{image.sha256[:32]}{"-t" if thumbnail else ""}"'
     headers = {"ETag": etag, "Cache-Control": _PUBLIC_CACHE if image.publicly_visible else _PRIVATE_CACHE}

@@ -17,8 +17,8 @@ from marketplace.admin import views as admin_views
 from marketplace.db.engine import Database
 from marketplace.listings import api as listings_api
 from marketplace.listings import views as listings_views
-from marketplace.listings.catalog_cache import CatalogCache, CatalogVersionReader
 from marketplace.logs import configure_logging
+from marketplace.runtime import build_runtime
 from marketplace.settings import Settings, load_settings
 from marketplace.web import health
 from marketplace.web.errors import install_error_handlers
@@ -31,14 +31,13 @@ STATIC_DIR = Path(__file__).parent / "static"
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """Build the app. With no arguments (as ``marketplace serve`` workers do) settings come from the environment."""
     settings = settings or load_settings()
-    database = database or Database.from_settings(settings)
+    runtime = build_runtime(settings, database)
     configure_logging(settings.log_level)
 
     @asynccontextmanager
-    async def lifespan(started: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_started: FastAPI) -> AsyncIterator[None]:
         yield
-        started.state.catalog_version.close()
-        database.dispose()
+        runtime.close()
 
     app = FastAPI(
         title="Monero Marketplace",
@@ -49,11 +48,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         default_response_class=JSONResponse,
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.db = database
-    app.state.catalog_cache = CatalogCache()  # pages of browse results, per catalog version
-    app.state.catalog_json_cache = CatalogCache()  # the list API's response bodies, likewise
-    app.state.catalog_version = CatalogVersionReader(database.engine)
+    app.state.runtime = runtime
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from marketplace.errors import Forbidden
+from marketplace.web.dependencies import settings_of
 
 CSRF_COOKIE = "mp_csrf"
 CSRF_FIELD = "csrf_token"
@@ -31,7 +32,7 @@ class CsrfFailed(Forbidden):
 
 
 def _sign(request: Request, cookie_value: str) -> str:
-    key = request.app.state.settings.secret_key_bytes
+    key = settings_of(request).secret_key_bytes
     return hmac.new(key, cookie_value.encode(), hashlib.sha256).hexdigest()
 
 
@@ -52,7 +53,7 @@ def ensure_csrf_cookie(request: Request, response: Response) -> None:
             new_value,
             httponly=True,
             samesite="lax",
-            secure=not request.app.state.settings.is_development,
+            secure=not settings_of(request).is_development,
             path="/",
         )
 

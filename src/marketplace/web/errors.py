@@ -6,7 +6,6 @@ import logging
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +24,9 @@ _STATUS_CODES = {
     413: ("too_large", "The request is too large."),
     429: ("rate_limited", "Too many requests; wait a moment and try again."),
 }
+
+
+INTERNAL_ERROR = {"error": "internal", "message": "Something went wrong on our side; it has been logged."}
 
 
 def is_api_request(request: Request) -> bool:
@@ -82,27 +84,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(request, exc.status_code, {"error": code, "message": message}, dict(exc.headers or {}))
 
 
-async def _integrity_error(request: Request, exc: Exception) -> Response:
-    # A race the service's own check could not see (two sign-ups for one name at once): the
-    # transaction rolled back, nothing changed.
-    log.warning("integrity_conflict", extra={"error": type(exc).__name__})
-    return error_response(
-        request,
-        409,
-        {"error": "conflict", "message": "This conflicts with a change made at the same moment; try again."},
-    )
-
-
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    log.error("unhandled_exception", exc_info=exc)
-    return error_response(
-        request, 500, {"error": "internal", "message": "Something went wrong on our side; it has been logged."}
-    )
-
-
 def install_error_handlers(app: FastAPI) -> None:
+    """Handlers for the errors a user causes. Anything else is a bug: ``RequestContextMiddleware``
+    logs it with its traceback and answers 500 (a database ``IntegrityError`` included: the one
+    expected race, a duplicate username, is caught where it happens)."""
     app.add_exception_handler(MarketplaceError, _marketplace_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(Exception, _unexpected_error)

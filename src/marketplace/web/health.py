@@ -6,9 +6,9 @@ import logging
 import time
 
 from fastapi import APIRouter
-from starlette.requests import Request
 from starlette.responses import Response
 
+from marketplace.web.dependencies import DatabaseDep
 from marketplace.web.responses import JSONResponse
 
 router = APIRouter(tags=["health"])
@@ -21,11 +21,11 @@ async def health() -> Response:
 
 
 @router.get("/ready")
-def ready(request: Request) -> Response:
+def ready(database: DatabaseDep) -> Response:
     checks: dict[str, dict[str, object]] = {}
     started = time.perf_counter()
     try:
-        request.app.state.db.ping()
+        database.ping()
     except Exception as exc:  # noqa: BLE001  any failure means "not ready"; the reason is reported, not raised
         log.warning("dependency_down", extra={"dependency": "database", "error": type(exc).__name__})
         checks["database"] = {

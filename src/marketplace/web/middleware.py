@@ -2,6 +2,11 @@
 
 Gives each request an id (kept from a sane ``X-Request-ID`` header, else random), echoes it in
 the response, adds security headers, and logs one JSON line per request.
+
+It is also where an unexpected exception becomes the 500 answer: here, inside the request's
+context, so the 500 carries the same headers and request id as every other response, its log
+line (with the traceback) carries the request id, and the connection stays usable. Starlette's
+own last-resort handler sits outside every middleware and could do none of that.
 """
 
 from __future__ import annotations
@@ -13,9 +18,12 @@ import time
 from collections.abc import MutableMapping
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from marketplace.logs import request_id_var
+from marketplace.web.errors import INTERNAL_ERROR, error_response
 
 log = logging.getLogger("marketplace.http")
 
@@ -45,11 +53,12 @@ class RequestContextMiddleware:
         request_id = _incoming_request_id(scope) or secrets.token_hex(8)
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        status_holder: MutableMapping[str, Any] = {"status": 500}
+        status_holder: MutableMapping[str, Any] = {"status": 500, "started": False}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 present = {name.lower() for name, _ in headers}
@@ -59,6 +68,11 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception:
+            log.exception("unhandled_exception")
+            if status_holder["started"]:
+                raise  # part of the answer is on its way: only closing the connection can tell the client
+            await _internal_error_response(scope)(scope, receive, send_with_headers)
         finally:
             status = status_holder["status"]
             log.log(
@@ -79,3 +93,12 @@ def _incoming_request_id(scope: Scope) -> str | None:
         if name == b"x-request-id" and _REQUEST_ID_PATTERN.match(value):
             return str(value.decode())
     return None
+
+
+def _internal_error_response(scope: Scope) -> Response:
+    """The 500 page or JSON body; plain text if even the error page cannot be rendered."""
+    try:
+        return error_response(Request(scope), 500, dict(INTERNAL_ERROR))
+    except Exception:
+        log.exception("error_page_failed")
+        return PlainTextResponse(INTERNAL_ERROR["message"], status_code=500)

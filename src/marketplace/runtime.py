@@ -1,0 +1,39 @@
+"""What a process shares, built once from the settings: the composition root.
+
+The web app, the CLI and (later) the worker each build one ``Runtime``. Every external system a
+domain talks to hangs here behind a small interface, and this module is the one place that
+chooses its implementation from the settings (a fake for fast tests, the real one otherwise):
+today the database and the catalogue memory; the wallet signers, the daemon client and the
+metrics join them as they are built. Web handlers reach each part through the typed
+dependencies of ``marketplace.web.dependencies`` (so a test swaps one with
+``app.dependency_overrides``), never through ``request.app.state`` directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marketplace.db.engine import Database
+from marketplace.listings.catalog_cache import Catalog, CatalogVersionReader
+from marketplace.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    catalog: Catalog
+
+    def close(self) -> None:
+        """Release what the process holds (connections); the runtime is unusable afterwards."""
+        self.catalog.close()
+        self.database.dispose()
+
+
+def build_runtime(settings: Settings, database: Database | None = None) -> Runtime:
+    """The runtime for ``settings``; ``database`` lets a test share one it already holds."""
+    database = database or Database.from_settings(settings)
+    # The version reader keeps a connection of its own, outside the pool, so the hot path never
+    # waits for a pooled connection and never holds two.
+    catalog = Catalog(version=CatalogVersionReader(database.side_engine()))
+    return Runtime(settings=settings, database=database, catalog=catalog)
