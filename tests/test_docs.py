@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from marketplace.cli.exit_codes import ExitCode
 from marketplace.docs_reference import env_var, generated_documents, has_file_variant
 from marketplace.settings import Settings
 
@@ -54,3 +55,13 @@ def test_every_command_is_in_the_cli_reference() -> None:
     page = (DOCS / "cli.md").read_text(encoding="utf-8")
     for title in ("marketplace serve", "marketplace db upgrade", "marketplace users create", "marketplace dev seed"):
         assert f"## `{title}`" in page
+
+
+def test_the_cli_reference_has_the_one_exit_code_table_and_the_main_help_points_to_it() -> None:
+    page = (DOCS / "cli.md").read_text(encoding="utf-8")
+
+    assert page.count("## Exit codes") == 1
+    for code in ExitCode:
+        assert f"| {code.value} | {code.name.lower()} | {code.meaning} |" in page
+    main_help = page.split("## `marketplace`", 1)[1].split("## `marketplace ", 1)[0]
+    assert "Exit codes: 0 ok, 1 warning, 2 critical; docs/cli.md explains them." in main_help

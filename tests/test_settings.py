@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import types
 from pathlib import Path
+from typing import Any, Union, get_args, get_origin
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretBytes, SecretStr, ValidationError
 
-from marketplace.settings import InsecureSettings, load_settings
+from marketplace.docs_reference import has_file_variant
+from marketplace.settings import InsecureSettings, Settings, load_settings
 
 GOOD_SECRET = "0123456789abcdef0123456789abcdef-good"
 
@@ -165,3 +168,54 @@ def test_a_database_url_setting_wins_over_the_default(monkeypatch: pytest.Monkey
     monkeypatch.setenv("MARKETPLACE_DATABASE_URL", "postgresql://market@db.internal/market")
 
     assert load_settings().resolved_database_url == "postgresql://market@db.internal/market"
+
+
+_SECRET_NAME_WORDS = ("key", "password", "secret", "login", "token")
+
+
+def _leaf_types(annotation: Any) -> set[Any]:
+    """``str | SecretStr | None`` → {str, SecretStr, NoneType}; ``list[SecretStr]`` → {list, SecretStr}."""
+    origin = get_origin(annotation)
+    if origin is None:
+        return {annotation}
+    leaves = set() if origin in (Union, types.UnionType) else {origin}
+    for argument in get_args(annotation):
+        leaves |= _leaf_types(argument)
+    return leaves
+
+
+def _holds_a_secret(name: str, annotation: Any) -> bool:
+    """A secret type, or a name like a secret on a setting that can hold text.
+
+    Numbers, booleans and choices cannot carry a credential: ``login_max_failures_per_account``
+    is a count, not a login.
+    """
+    leaves = _leaf_types(annotation)
+    if leaves & {SecretStr, SecretBytes}:
+        return True
+    return any(word in name for word in _SECRET_NAME_WORDS) and bool(leaves & {str, bytes})
+
+
+def test_every_secret_setting_can_be_read_from_a_file() -> None:
+    """Secrets never have to be in the environment: each has its MARKETPLACE_<NAME>_FILE variant."""
+    secrets = [name for name, field in Settings.model_fields.items() if _holds_a_secret(name, field.annotation)]
+    without_file = [name for name in secrets if not has_file_variant(Settings.model_fields[name])]
+
+    assert "secret_key" in secrets  # the rule sees the secret we know of
+    assert without_file == [], f"mark these with json_schema_extra={{'file_variant': True}}: {without_file}"
+
+
+@pytest.mark.parametrize(
+    ("name", "annotation", "secret"),
+    [
+        ("wallet_rpc_password", str | None, True),
+        ("wallet_rpc_login", str, True),
+        ("smtp_credentials", SecretStr | None, True),
+        ("api_tokens", list[SecretStr], True),
+        ("login_max_failures_per_account", int, False),
+        ("listings_page_size", int, False),
+        ("data_dir", Path, False),
+    ],
+)
+def test_the_secret_rule_sees_secrets_by_type_or_name(name: str, annotation: Any, secret: bool) -> None:
+    assert _holds_a_secret(name, annotation) is secret

@@ -23,7 +23,7 @@ from pydantic.fields import FieldInfo
 from typer import rich_utils
 from typer.testing import CliRunner
 
-from marketplace.cli.context import EXIT_ERROR, EXIT_OK, EXIT_WARNING
+from marketplace.cli.exit_codes import ExitCode
 from marketplace.settings import (
     CONFIG_FILE_VARIABLE,
     DEVELOPMENT_SECRET_KEY,
@@ -105,7 +105,7 @@ def render_configuration() -> str:
         "   in lower case (a key that is not a setting is refused);",
         "4. the default.",
         "",
-        "Invalid values stop every command with `configuration error: …` and exit code 2.",
+        f"Invalid values stop every command with `configuration error: …` and exit code {ExitCode.CRITICAL.value}.",
         "",
         "## Production refuses insecure settings",
         "",
@@ -179,8 +179,14 @@ def _command_paths(command: Any, path: list[str]) -> Iterator[list[str]]:
                 yield from _command_paths(sub, [*path, name])
 
 
+def _exit_code_table() -> list[str]:
+    """The exit-code contract, one row per ``ExitCode`` member."""
+    rows = [f"| {code.value} | {code.name.lower()} | {_cell(code.meaning)} |" for code in ExitCode]
+    return ["## Exit codes", "", "| Code | Name | Meaning |", "|---|---|---|", *rows]
+
+
 def render_cli(app: typer.Typer | None = None) -> str:
-    """The Markdown text of ``docs/cli.md``: every command's ``--help``."""
+    """The Markdown text of ``docs/cli.md``: the exit codes, the ``--json`` contract, every command's ``--help``."""
     if app is None:
         from marketplace.cli.main import app as main_app
 
@@ -192,13 +198,20 @@ def render_cli(app: typer.Typer | None = None) -> str:
         "",
         "Every command reads the settings described in [configuration.md](configuration.md).",
         "",
-        "## Exit codes",
+        *_exit_code_table(),
         "",
-        "| Code | Meaning |",
-        "|---|---|",
-        f"| {EXIT_OK} | done |",
-        f"| {EXIT_WARNING} | done, but something needs attention (for example the schema is behind) |",
-        f"| {EXIT_ERROR} | refused or failed: invalid configuration or input; nothing was changed |",
+        "## Output for scripts: `--json`",
+        "",
+        "Commands that report something take `--json`. Standard output then holds exactly one JSON object",
+        "and nothing else, whatever the outcome: the report (each command's help gives its keys) or, when",
+        (
+            f"the command exits {ExitCode.CRITICAL.value}, the error "
+            '`{"error": CODE, "message": TEXT}`, plus `"field"` when'
+        ),
+        "one input is at fault (the shape of the API's errors). Without `--json`, errors go to standard error.",
+        "",
+        "Every command logs to standard error as JSON lines, like the web application, at the level set by",
+        "`MARKETPLACE_LOG_LEVEL`.",
         "",
     ]
     with _plain_rich_help():

@@ -2,16 +2,19 @@
 
 Each record is one JSON object: ``time``, ``level``, ``event``, ``request_id`` (when inside a
 request) and the record's extra fields. Fields named like secrets are dropped, so a password,
-token or key can never reach the log even by mistake.
+token or key can never reach the log even by mistake. No string in a line carries a terminal
+escape sequence or a control character (uvicorn's ``color_message`` field is dropped, colour
+codes in any text are removed), so reading the log in a terminal cannot be hijacked by it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 import orjson
 
@@ -19,11 +22,46 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "taskName"}
 _SECRET_WORDS = ("password", "secret", "token", "totp", "recovery", "cookie", "authorization", "key")
+# Extra fields that only repeat another field in a form meant for a terminal.
+_DROPPED_FIELDS = frozenset({"color_message"})
+
+# ECMA-48 escape sequences: CSI (colours, cursor moves; 7-bit and 8-bit), OSC (titles, links), others.
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]"
+)
+# What is left of the C0 and C1 control characters (and DEL): tab, newline and carriage return
+# become a space, the rest disappear. A traceback keeps its newlines.
+_WHITESPACE_CONTROLS = {ord(char): " " for char in "\t\n\r"}
+_CONTROLS: dict[int, str | None] = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)]) | _WHITESPACE_CONTROLS
+_CONTROLS_KEEPING_NEWLINES = _CONTROLS | {ord("\n"): "\n"}
 
 
 def _is_secret_field(name: str) -> bool:
     lowered = name.lower()
     return any(word in lowered for word in _SECRET_WORDS)
+
+
+def plain_text(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` without escape sequences or control characters (newlines kept only if asked)."""
+    return _ESCAPE_SEQUENCE.sub("", text).translate(_CONTROLS_KEEPING_NEWLINES if keep_newlines else _CONTROLS)
+
+
+def _plain_value(value: Any) -> Any:
+    """Every string in ``value``, however nested in dicts, lists and tuples, as :func:`plain_text`."""
+    if isinstance(value, str):
+        return plain_text(value)
+    if isinstance(value, dict):
+        return {_plain_value(key): _plain_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_value(item) for item in value]
+    return value
+
+
+def _plain_str(value: object) -> str:
+    """What a value orjson cannot encode becomes: its ``str()``, plain."""
+    return plain_text(str(value))
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -38,21 +76,46 @@ class JsonLineFormatter(logging.Formatter):
         if request_id is not None:
             entry["request_id"] = request_id
         for name, value in vars(record).items():
-            if name in _STANDARD_ATTRS or name.startswith("_"):
+            if name in _STANDARD_ATTRS or name in _DROPPED_FIELDS or name.startswith("_"):
                 continue
             entry[name] = "[redacted]" if _is_secret_field(name) else value
+        entry = _plain_value(entry)
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+            entry["exception"] = plain_text(self.formatException(record.exc_info), keep_newlines=True)
+        return orjson.dumps(entry, default=_plain_str).decode()
+
+
+class _StandardErrorHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted.
+
+    A handler bound to the stream at configuration time would keep writing to a stream that a
+    test runner (click's ``CliRunner``, pytest's capture) has since replaced and closed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _stream: TextIO) -> None:
+        """Ignored: the stream is always the current ``sys.stderr``."""
+
+
+def set_log_level(level: str) -> None:
+    """Log records at ``level`` (DEBUG, INFO, …) and above; raises ``ValueError`` for an unknown level."""
+    logging.getLogger().setLevel(level.upper())
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Send every log record, ours and our libraries', to stderr as JSON lines."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Send every log record, ours and our libraries', to stderr as JSON lines (safe to call again)."""
+    handler = _StandardErrorHandler()
     handler.setFormatter(JsonLineFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    set_log_level(level)
     # The servers' own access logs would duplicate ours (and cost ~30% throughput).
     for name in ("uvicorn.access", "granian.access"):
         logging.getLogger(name).disabled = True

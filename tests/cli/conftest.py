@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -32,6 +34,20 @@ def run() -> Run:
         return CliRunner().invoke(app, list(args), input=input, prog_name="marketplace")
 
     return invoke
+
+
+def log_records(stderr: str) -> list[dict[str, Any]]:
+    """The JSON log lines among a command's standard error (human messages are left out)."""
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def development_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Development settings with a data directory that does not exist yet (an empty SQLite database)."""
+    data_dir = tmp_path / "fresh"
+    monkeypatch.setenv("MARKETPLACE_ENV", "development")
+    monkeypatch.setenv("MARKETPLACE_DATA_DIR", str(data_dir))
+    return data_dir
 
 
 @pytest.fixture

@@ -63,7 +63,8 @@ def test_a_taken_username_is_refused(run: Run) -> None:
 
     assert first.exit_code == 0
     assert second.exit_code == 2
-    assert "taken" in second.stderr
+    assert "username: This username is taken" in second.stderr  # the field at fault, then the reason
+    assert second.stdout == ""
 
 
 @pytest.mark.usefixtures("production_env")

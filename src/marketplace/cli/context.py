@@ -1,37 +1,57 @@
-"""What every command needs: settings (with a clear message when they are invalid) and a database."""
+"""What every command needs: settings (refused with a readable reason when invalid) and a database."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import typer
 from pydantic import ValidationError
 from rich.console import Console
 
 from marketplace.db.engine import Database
+from marketplace.logs import set_log_level
 from marketplace.settings import InsecureSettings, Settings, load_settings
 
 console = Console()
 err_console = Console(stderr=True)
 
-EXIT_OK = 0
-EXIT_WARNING = 1
-EXIT_ERROR = 2
+
+class InvalidConfiguration(Exception):
+    """The settings are invalid or insecure; ``problems`` are (setting or None, reason) pairs.
+
+    Raised by :func:`settings_or_exit`; the root command group prints it and exits CRITICAL.
+    """
+
+    def __init__(self, problems: list[tuple[str | None, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(self.reasons))
+
+    @property
+    def reasons(self) -> list[str]:
+        """One ``setting: reason`` text per problem."""
+        return [f"{name}: {reason}" if name else reason for name, reason in self.problems]
 
 
 def settings_or_exit() -> Settings:
+    """The settings, with the log level they name applied.
+
+    Raises :class:`InvalidConfiguration`, which the root group turns into a message and exit CRITICAL.
+    """
     try:
-        return load_settings()
-    except (ValidationError, InsecureSettings) as exc:
-        lines = (
-            [f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()]
-            if isinstance(exc, ValidationError)
-            else [str(exc)]
-        )
-        for line in lines:
-            err_console.print(f"[red]configuration error:[/red] {line.removeprefix('Value error, ')}", highlight=False)
-        raise typer.Exit(EXIT_ERROR) from None
+        settings = load_settings()
+    except ValidationError as exc:
+        problems = [
+            (".".join(str(part) for part in error["loc"]) or None, error["msg"].removeprefix("Value error, "))
+            for error in exc.errors()
+        ]
+        raise InvalidConfiguration(problems) from None
+    except InsecureSettings as exc:
+        raise InvalidConfiguration([(None, str(exc))]) from None
+    try:
+        set_log_level(settings.log_level)
+    except ValueError:
+        raise InvalidConfiguration([("log_level", f"unknown level {settings.log_level!r}")]) from None
+    return settings
 
 
 @contextmanager

@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from marketplace.cli.context import EXIT_ERROR, EXIT_WARNING, console, database, err_console, settings_or_exit
+from marketplace.cli.context import console, database, err_console, settings_or_exit
+from marketplace.cli.exit_codes import ExitCode
 from marketplace.db import migrate
+from marketplace.errors import Conflict, Forbidden
 
 app = typer.Typer(help="Development helpers.", no_args_is_help=True)
 
@@ -25,22 +27,15 @@ def seed() -> None:
 
     settings = settings_or_exit()
     if not settings.is_development:
-        err_console.print(
-            "[red]refusing:[/red] demo data is for development only; set MARKETPLACE_ENV=development",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(EXIT_ERROR)
+        raise Forbidden("demo data is for development only; set MARKETPLACE_ENV=development")
     with database(settings) as db:
         if migrate.current_revision(db.engine) != migrate.head_revision():
-            err_console.print("[red]the database schema is not current:[/red] run `marketplace db upgrade` first")
-            raise typer.Exit(EXIT_ERROR)
+            raise Conflict("the database schema is not current: run `marketplace db upgrade` first")
         try:
             with console.status("adding demo listings…"):
                 report = seed_demo_data(db, settings)
         except DemoSeedError as exc:
-            err_console.print(f"[red]cannot seed:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(EXIT_ERROR) from None
+            raise Conflict(f"cannot seed: {exc}") from None
     table = Table(title="Demo accounts (development only)")
     table.add_column("username")
     table.add_column("role")
@@ -81,7 +76,7 @@ def docs(
             err_console.print(
                 f"[yellow]{path} is out of date:[/yellow] run `marketplace dev docs`", highlight=False, soft_wrap=True
             )
-        raise typer.Exit(EXIT_WARNING)
+        raise typer.Exit(ExitCode.WARNING)
     for path in stale:
         console.print(f"wrote {path}", highlight=False, soft_wrap=True)
     if not stale:

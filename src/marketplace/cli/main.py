@@ -1,4 +1,8 @@
-"""Entry point of the ``marketplace`` command."""
+"""Entry point of the ``marketplace`` command.
+
+The root group (``cli.errors.MarketplaceGroup``) runs every command: it sets up logging and
+turns what a command raises into an exit code from ``cli.exit_codes``.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,19 @@ import typer
 
 from marketplace import __version__
 from marketplace.cli import db, dev, users
+from marketplace.cli.errors import MarketplaceGroup
+from marketplace.cli.exit_codes import ExitCode
+from marketplace.cli.output import JsonOutput, report
 from marketplace.cli.serve import serve
 
+_EXIT_CODES = ", ".join(f"{code.value} {code.name.lower()}" for code in ExitCode)
+
 app = typer.Typer(
-    help="Monero Marketplace: run the site and operate it.",
+    cls=MarketplaceGroup,
+    help=(
+        "Monero Marketplace: run the site and operate it.\n\n"
+        f"Exit codes: {_EXIT_CODES}; docs/cli.md explains them. Logs go to standard error as JSON lines."
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -21,9 +34,9 @@ app.add_typer(dev.app, name="dev")
 
 
 @app.command("version")
-def version() -> None:
+def version(json_output: JsonOutput = False) -> None:
     """Print the version."""
-    typer.echo(__version__)
+    report({"version": __version__}, __version__, json_output=json_output)
 
 
 if __name__ == "__main__":

@@ -9,19 +9,20 @@ import typer
 
 from marketplace.accounts.models import Role
 from marketplace.accounts.services import create_account
-from marketplace.cli.context import EXIT_ERROR, console, database, err_console, settings_or_exit
-from marketplace.errors import MarketplaceError
+from marketplace.cli.context import database, settings_or_exit
+from marketplace.cli.output import JsonOutput, report
+from marketplace.errors import InvalidInput
 
 app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 
 
 def _read_password(password_file: Path | None) -> str:
+    """The password from ``password_file``, else a prompt on a terminal, else one line of stdin."""
     if password_file is not None:
         try:
             return password_file.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
-            err_console.print(f"[red]cannot read {password_file}: {exc.strerror}[/red]")
-            raise typer.Exit(EXIT_ERROR) from None
+            raise InvalidInput(f"cannot read {password_file}: {exc.strerror}", field="password_file") from None
     if sys.stdin.isatty():
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
         return str(password)
@@ -35,16 +36,19 @@ def create(
     password_file: Path | None = typer.Option(
         None, "--password-file", help="Read the password from this file (else from standard input)."
     ),
+    json_output: JsonOutput = False,
 ) -> None:
-    """Create an account of any role. The password is read from standard input or --password-file, never argv."""
+    """Create an account of any role. The password is read from standard input or --password-file, never argv.
+
+    JSON: {"id": number, "username": text, "role": text}.
+    """
     settings = settings_or_exit()
     password = _read_password(password_file)
-    with database(settings) as db:
-        try:
-            with db.session() as session:
-                user = create_account(session, username=username, password=password, role=role)
-                user_id = user.id
-        except MarketplaceError as exc:
-            err_console.print(f"[red]{exc.field + ': ' if exc.field else ''}{exc.message}[/red]")
-            raise typer.Exit(EXIT_ERROR) from None
-    console.print(f"created {role.value} [bold]{username}[/bold] (id {user_id})")
+    with database(settings) as db, db.session() as session:
+        user = create_account(session, username=username, password=password, role=role)
+        user_id, created_username = user.id, user.username
+    report(
+        {"id": user_id, "username": created_username, "role": role.value},
+        f"created {role.value} [bold]{created_username}[/bold] (id {user_id})",
+        json_output=json_output,
+    )

@@ -1,0 +1,43 @@
+"""Every command logs like the web app: JSON lines on standard error, at the configured level."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.conftest import Run
+
+
+@pytest.mark.usefixtures("development_data_dir")
+def test_records_emitted_during_a_command_are_json_lines_on_stderr(run: Run) -> None:
+    result = run("db", "upgrade")
+
+    assert result.exit_code == 0, result.output
+    assert "database at revision" in result.stdout  # the human report stays on stdout
+    records = [json.loads(line) for line in result.stderr.splitlines()]  # every line of stderr is JSON
+    migrations = [record for record in records if record["event"].startswith("Running upgrade")]
+    assert migrations, result.stderr
+    assert {record["logger"] for record in migrations} == {"alembic.runtime.migration"}
+    assert {record["level"] for record in migrations} == {"INFO"}
+    assert "{" not in result.stdout
+
+
+@pytest.mark.usefixtures("development_data_dir")
+def test_the_log_level_setting_applies_to_commands(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MARKETPLACE_LOG_LEVEL", "WARNING")
+
+    result = run("db", "upgrade")
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+
+
+@pytest.mark.usefixtures("development_data_dir")
+def test_an_unknown_log_level_is_a_configuration_error(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MARKETPLACE_LOG_LEVEL", "LOUD")
+
+    result = run("db", "current")
+
+    assert result.exit_code == 2
+    assert "configuration error: log_level: unknown level 'LOUD'" in result.stderr
