@@ -99,7 +99,11 @@ class Settings(BaseSettings):
         default=MoneroNetwork.MAINNET,
         description="Monero network for address validation; regtest uses mainnet-style addresses.",
     )
-    log_level: str = Field(default="INFO", description="Lowest level logged: DEBUG, INFO, WARNING or ERROR.")
+    log_level: str = Field(
+        default="INFO",
+        pattern=r"(?i)^(debug|info|warning|error)$",
+        description="Lowest level logged: DEBUG, INFO, WARNING or ERROR.",
+    )
     sqlite_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long an SQLite connection waits for a lock before failing."
     )
