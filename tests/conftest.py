@@ -24,6 +24,7 @@ from marketplace.db.migrate import upgrade
 from marketplace.settings import Settings, load_settings
 from marketplace.web.app import create_app
 from tests.support.client import SiteClient
+from tests.support.live_server import serve
 from tests.support.postgres import PostgresServer, start_postgres
 
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -114,6 +115,13 @@ def app(settings: Settings, database: Database) -> FastAPI:
 def client(app: FastAPI) -> Iterator[SiteClient]:
     with SiteClient(app) as site:
         yield site
+
+
+@pytest.fixture
+def live_server(app: FastAPI) -> Iterator[str]:
+    """The app served over real HTTP on a loopback port (uvicorn in a thread); yields its base URL."""
+    with serve(app) as base_url:
+        yield base_url
 
 
 @pytest.fixture
