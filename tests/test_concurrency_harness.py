@@ -27,6 +27,7 @@ from sqlalchemy import column, select, table, text, update
 from starlette.requests import Request
 
 from marketplace.db.engine import Database
+from marketplace.web.dependencies import runtime_of
 from tests.support.concurrency import (
     HttpRequest,
     InterleaveError,
@@ -313,7 +314,7 @@ def test_parallel_requests_get_one_answer_each_from_the_live_server(live_server:
 def test_parallel_requests_to_a_claim_route_get_one_success(app: FastAPI, scratch: Database, live_server: str) -> None:
     @app.post("/harness/claim/{worker}")
     def claim(worker: str, request: Request) -> dict[str, str]:
-        db: Database = request.app.state.db
+        db: Database = runtime_of(request).database
         with db.session() as session:
             result = session.execute(
                 text("UPDATE scratch_jobs SET state = 'claimed', worker = :worker WHERE id = 1 AND state = 'open'"),
@@ -358,7 +359,7 @@ def test_the_checkout_tracker_sees_a_request_holding_two_connections(
 ) -> None:
     @app.get("/harness/nested-sessions")
     def nested_sessions(request: Request) -> dict[str, int]:
-        db: Database = request.app.state.db
+        db: Database = runtime_of(request).database
         with db.session() as outer:
             outer.execute(text("SELECT 1"))
             with db.session() as inner:

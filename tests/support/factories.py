@@ -38,9 +38,7 @@ def create_user(
     """An active account of ``role`` whose password is ``password``."""
     chosen = Role(role)
     with database.session() as session:
-        return create_account(
-            session, username=username or unique_name(chosen.value), password=password, role=chosen
-        )
+        return create_account(session, username=username or unique_name(chosen.value), password=password, role=chosen)
 
 
 def insert_listing(database: Database, vendor: User, **fields: Any) -> Listing:
