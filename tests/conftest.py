@@ -18,17 +18,17 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 
 from marketplace.accounts.models import Role, User
-from marketplace.accounts.services import create_account
 from marketplace.db.engine import Database, make_engine
 from marketplace.db.migrate import upgrade
+from marketplace.listings.models import Listing
 from marketplace.settings import Settings, load_settings
 from marketplace.web.app import create_app
 from tests.support.client import SiteClient
+from tests.support.factories import DEFAULT_PASSWORD, Person, create_user, insert_listing, sign_in_directly
 from tests.support.live_server import serve
 from tests.support.postgres import PostgresServer, start_postgres
 
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
-DEFAULT_PASSWORD = "a-long-enough-passphrase"
 _counter = itertools.count()
 
 
@@ -145,12 +145,38 @@ def make_user(database: Database) -> Callable[..., User]:
     """Create an account directly (any role); its password is ``DEFAULT_PASSWORD``."""
 
     def make(role: Role | str = Role.BUYER, username: str | None = None, password: str = DEFAULT_PASSWORD) -> User:
-        with database.session() as session:
-            return create_account(
-                session,
-                username=username or f"{Role(role).value}{next(_counter)}",
-                password=password,
-                role=Role(role),
-            )
+        return create_user(database, role, username=username, password=password)
+
+    return make
+
+
+@pytest.fixture
+def sign_in_as(
+    database: Database, settings: Settings, make_client: Callable[[], SiteClient]
+) -> Callable[[User], Person]:
+    """A client of its own signed in as an existing account: session cookie and API token."""
+
+    def sign_in(user: User) -> Person:
+        return sign_in_directly(database, settings, user, make_client())
+
+    return sign_in
+
+
+@pytest.fixture
+def sign_up(make_user: Callable[..., User], sign_in_as: Callable[[User], Person]) -> Callable[..., Person]:
+    """A new account of ``role`` (vendor by default), signed in on a client of its own."""
+
+    def make(role: Role | str = Role.VENDOR, username: str | None = None) -> Person:
+        return sign_in_as(make_user(role=role, username=username))
+
+    return make
+
+
+@pytest.fixture
+def make_listing(database: Database, make_user: Callable[..., User]) -> Callable[..., Listing]:
+    """Insert a listing directly (a new vendor's unless ``vendor`` is given); see ``insert_listing``."""
+
+    def make(vendor: User | None = None, **fields: Any) -> Listing:
+        return insert_listing(database, vendor or make_user(Role.VENDOR), **fields)
 
     return make
