@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -72,7 +73,7 @@ class JsonLineFormatter(logging.Formatter):
             "event": record.getMessage(),
             "logger": record.name,
         }
-        request_id = request_id_var.get()
+        request_id = getattr(record, "request_id", None) or request_id_var.get()
         if request_id is not None:
             entry["request_id"] = request_id
         for name, value in vars(record).items():
@@ -83,6 +84,20 @@ class JsonLineFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = plain_text(self.formatException(record.exc_info), keep_newlines=True)
         return orjson.dumps(entry, default=_plain_str).decode()
+
+
+def _stamp_request_id(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    """Wrap a log record factory so that each record keeps the request id current when it was made."""
+
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        request_id = request_id_var.get()
+        if request_id is not None:
+            record.request_id = request_id
+        return record
+
+    make.stamps_request_id = True  # type: ignore[attr-defined]
+    return make
 
 
 class _StandardErrorHandler(logging.StreamHandler[TextIO]):
@@ -111,6 +126,9 @@ def set_log_level(level: str) -> None:
 
 def configure_logging(level: str = "INFO") -> None:
     """Send every log record, ours and our libraries', to stderr as JSON lines (safe to call again)."""
+    # A record carries its request id from birth: formatted later or elsewhere, it still has it.
+    if not getattr(logging.getLogRecordFactory(), "stamps_request_id", False):
+        logging.setLogRecordFactory(_stamp_request_id(logging.getLogRecordFactory()))
     handler = _StandardErrorHandler()
     handler.setFormatter(JsonLineFormatter())
     root = logging.getLogger()

@@ -27,7 +27,7 @@ import pytest
 
 T = TypeVar("T")
 
-MAX_THREADS = 64
+MAX_THREADS = 128
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import http.client
+from urllib.parse import urlsplit
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
+from marketplace.db.engine import Database
+from marketplace.logs import JsonLineFormatter
+from marketplace.web.dependencies import DbSession
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
 
 
@@ -60,12 +68,71 @@ def test_an_unexpected_failure_is_a_500_page_or_json_and_is_logged(
 
     app.add_api_route("/api/v1/broken", broken)
     app.add_api_route("/broken", broken)
-    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as site:
-        api = site.get("/api/v1/broken")
+    with TestClient(app, base_url="https://testserver") as site:
+        api = site.get("/api/v1/broken", headers={"X-Request-ID": "probe-500"})
         page = site.get("/broken")
-    assert api.status_code == 500
-    assert api.json() == {"error": "internal", "message": "Something went wrong on our side; it has been logged."}
+    assert_api_error(api, 500, "internal", message="Something went wrong on our side")
     assert page.status_code == 500
     assert "Something went wrong" in page.text
     assert "disk on fire" not in page.text  # internals are logged, not shown
-    assert any(record.getMessage() == "unhandled_exception" for record in caplog.records)
+    # A 500 is still one of ours: the same headers and request id as every other answer ...
+    for response in (api, page):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "script-src 'none'" in response.headers["content-security-policy"]
+        assert response.headers["x-request-id"]
+    assert api.headers["x-request-id"] == "probe-500"
+    # ... and its log line, with the traceback, carries that id.
+    failures = [record for record in caplog.records if record.getMessage() == "unhandled_exception"]
+    assert len(failures) == 2
+    assert failures[0].exc_info is not None
+    assert "disk on fire" in str(failures[0].exc_info[1])
+    assert getattr(failures[0], "request_id", None) == "probe-500"
+    assert '"request_id":"probe-500"' in JsonLineFormatter().format(failures[0])
+
+
+def test_a_500_keeps_the_connection_open(app: FastAPI, live_server: str) -> None:
+    def broken() -> None:
+        raise RuntimeError("disk on fire")
+
+    app.add_api_route("/api/v1/broken", broken)
+    url = urlsplit(live_server)
+    connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        connection.request("GET", "/api/v1/broken")
+        failed = connection.getresponse()
+        assert failed.status == 500
+        assert failed.getheader("x-request-id")
+        failed.read()
+        connection.request("GET", "/health")  # the same keep-alive connection
+        healthy = connection.getresponse()
+        assert healthy.status == 200
+    finally:
+        connection.close()
+
+
+def test_a_database_bug_is_a_500_with_its_traceback_not_a_conflict(
+    app: FastAPI, client: SiteClient, database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only the expected race (a duplicate username) is a 409; a constraint broken by a bug is a 500."""
+
+    def insert_a_listing_without_vendor(db: DbSession) -> None:
+        db.execute(
+            text(
+                "INSERT INTO listings (vendor_id, title, description, description_format, price_atomic, stock, "
+                "category, status, created_at, updated_at) VALUES (:vendor, :title, 'y', 'plain', 1, 1, 'books', "
+                "'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"vendor": 987654, "title": "a title only the statement's parameters hold"},
+        )
+
+    app.add_api_route("/api/v1/buggy", insert_a_listing_without_vendor, methods=["POST"])
+    response = client.post("/api/v1/buggy")
+    assert_api_error(response, 500, "internal")
+    failures = [record for record in caplog.records if record.getMessage() == "unhandled_exception"]
+    assert failures, "the bug was not logged"
+    assert failures[0].exc_info is not None
+    assert type(failures[0].exc_info[1]).__name__ == "IntegrityError"
+    # The statement's parameters stay out of the log (they can hold personal data or secrets).
+    assert "only the statement's parameters hold" not in JsonLineFormatter().format(failures[0])
+    with database.session() as db:
+        assert db.scalar(text("SELECT count(*) FROM listings")) == 0

@@ -139,7 +139,7 @@ def cancel_enrolment(db: Session, user: User) -> None:
         user.totp_secret, user.totp_last_step = None, None
 
 
-def _use_recovery_code(
+def use_recovery_code(
     db: Session,
     settings: Settings,
     scopes: SignInScopes,
@@ -148,9 +148,11 @@ def _use_recovery_code(
     password_ok: bool,
     recovery_code: str,
 ) -> User:
-    """Use up one unused recovery code of the candidate's account and turn two-factor off.
+    """The last step of a reset: use up one unused recovery code of the candidate's account, turn two-factor off.
 
-    Raises ``NotAuthenticated`` (counted as a failed sign-in), one message for every failure.
+    ``candidate`` and ``password_ok`` come from the first two steps (``find_candidate``, the
+    hash). Raises ``NotAuthenticated`` (counted as a failed sign-in), one message for every
+    failure; a code used by a concurrent request at the same moment is refused, uncounted.
     """
     user = db.get(User, candidate.user_id, populate_existing=True) if candidate.user_id is not None else None
     usable = (
@@ -204,7 +206,5 @@ async def reset_with_recovery_code(
     candidate = await run_in_threadpool(find_candidate, db, settings, scopes, username)
     password_ok = await verify_password_async(candidate.password_hash, password)
     return await run_in_threadpool(
-        lambda: _use_recovery_code(
-            db, settings, scopes, candidate, password_ok=password_ok, recovery_code=recovery_code
-        )
+        lambda: use_recovery_code(db, settings, scopes, candidate, password_ok=password_ok, recovery_code=recovery_code)
     )
