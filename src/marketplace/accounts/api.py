@@ -31,14 +31,14 @@ router = APIRouter(tags=["accounts"])
 DEFAULT_CLIENT_NAME = "API client"
 
 
-@router.post("/accounts", status_code=201, response_model=AccountOut)
+@router.post("/accounts", status_code=201, response_model=AccountOut, summary="Register a buyer or vendor account")
 def register(body: AccountCreate, db: DbSession) -> AccountOut:
     """Register a buyer or vendor account. 409 (field ``username``) if the name is taken in any case."""
     user = services.register_account(db, username=body.username, password=body.password, role=body.role)
     return AccountOut.of(user)
 
 
-@router.post("/tokens", status_code=201, response_model=TokenOut)
+@router.post("/tokens", status_code=201, response_model=TokenOut, summary="Sign in: get an API token")
 async def create_token(body: TokenCreate, db: DbSession, settings: SettingsDep, address: ClientAddress) -> TokenOut:
     """Exchange a username and password (and a two-factor code when on) for an API token.
 
@@ -52,7 +52,7 @@ async def create_token(body: TokenCreate, db: DbSession, settings: SettingsDep, 
     return TokenOut(token=await run_in_threadpool(issue_api_token, db, user, name))
 
 
-@router.delete("/tokens/current", status_code=204)
+@router.delete("/tokens/current", status_code=204, summary="Revoke the token of this request")
 def revoke_current_token(request: Request, db: DbSession, _user: ApiUser) -> Response:
     """Revoke the token this request was made with."""
     token = request.headers["authorization"].partition(" ")[2].strip()
@@ -60,19 +60,19 @@ def revoke_current_token(request: Request, db: DbSession, _user: ApiUser) -> Res
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=MeOut)
+@router.get("/me", response_model=MeOut, summary="Your own account")
 def me(user: ApiUser) -> MeOut:
     return MeOut.of(user)
 
 
-@router.put("/me/payout-address", response_model=MeOut)
+@router.put("/me/payout-address", response_model=MeOut, summary="Set your payout address (vendors)")
 def set_payout_address(body: PayoutAddressUpdate, settings: SettingsDep, user: ApiVendor) -> MeOut:
     """Set the vendor's payout address: 422 (field ``address``) unless it is valid for this network."""
     user.payout_address = services.check_payout_address(user, body.address, settings.network)
     return MeOut.of(user)
 
 
-@router.put("/me/pgp-key", response_model=MeOut)
+@router.put("/me/pgp-key", response_model=MeOut, summary="Set or remove your PGP public key")
 def set_pgp_key(body: PgpKeyUpdate, user: ApiUser) -> MeOut:
     """Set the PGP public key (an empty string removes it); 422 (field ``pgp_key``) if it is not one."""
     services.set_pgp_key(user, body.pgp_key)

@@ -2,7 +2,9 @@
 
 Input and output are separate models, and inputs forbid unknown fields: a client cannot slip in
 ``role``, ``status`` or ``id`` where they are not asked for. Inputs check only shape and size;
-the services check meaning (username rules, password strength, addresses) and name the field.
+the services check meaning (username rules, password strength, addresses) and name the field
+with a message a person can act on. The OpenAPI document states the services' rules (pattern,
+lengths) from the same constants (``enforced``), so a generated client is not refused by surprise.
 """
 
 from __future__ import annotations
@@ -11,7 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from marketplace.accounts.credentials import MAX_TOKEN_NAME_LENGTH
 from marketplace.accounts.models import User
+from marketplace.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from marketplace.accounts.services import MAX_PGP_KEY_LENGTH, USERNAME_PATTERN
+from marketplace.api_schema import enforced
 
 # Bounds on what is read at all; the services give the precise rules and messages.
 _MAX_USERNAME_INPUT = 64
@@ -23,25 +29,52 @@ class _Input(BaseModel):
 
 
 class AccountCreate(_Input):
-    username: str = Field(max_length=_MAX_USERNAME_INPUT, description="3 to 32 letters, digits, '.', '-' or '_'.")
-    password: str = Field(max_length=_MAX_PASSWORD_INPUT, description="At least 10 characters, not a common one.")
+    username: str = Field(
+        max_length=_MAX_USERNAME_INPUT,
+        description="3 to 32 letters, digits, '.', '-' or '_'; unique regardless of case.",
+        json_schema_extra=enforced(pattern=USERNAME_PATTERN.pattern, min_length=3, max_length=32),
+    )
+    password: str = Field(
+        max_length=_MAX_PASSWORD_INPUT,
+        description=(
+            f"{MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters, not a common password, "
+            "not containing the username."
+        ),
+        json_schema_extra=enforced(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
+    )
     role: Literal["buyer", "vendor"] = Field(description="Arbiter and admin accounts are made by an administrator.")
 
 
 class TokenCreate(_Input):
     username: str = Field(max_length=_MAX_USERNAME_INPUT)
     password: str = Field(max_length=_MAX_PASSWORD_INPUT)
-    totp_code: str | None = Field(default=None, max_length=16, description="Required when two-factor is on.")
-    name: str | None = Field(default=None, max_length=64, description="A label shown on the account's token list.")
+    totp_code: str | None = Field(
+        default=None,
+        max_length=16,
+        description="The six digits from the authenticator app; required when two-factor is on.",
+        json_schema_extra=enforced(pattern=r"^[0-9]{6}$"),
+    )
+    name: str | None = Field(
+        default=None,
+        max_length=MAX_TOKEN_NAME_LENGTH,
+        description="A label shown on the account's token list (no control characters).",
+        json_schema_extra=enforced(min_length=1, max_length=MAX_TOKEN_NAME_LENGTH),
+    )
 
 
 class PayoutAddressUpdate(_Input):
-    address: str = Field(max_length=256, description="A standard address or subaddress of the marketplace's network.")
+    address: str = Field(
+        max_length=256,
+        description="A standard address or subaddress of the marketplace's network (95 base58 characters).",
+        json_schema_extra=enforced(pattern=r"^[1-9A-HJ-NP-Za-km-z]{95}$"),
+    )
 
 
 class PgpKeyUpdate(_Input):
     pgp_key: str = Field(
-        max_length=40_000, description="An ASCII-armoured PGP public key block; an empty string removes it."
+        max_length=40_000,
+        description="An ASCII-armoured PGP public key block; an empty string removes it.",
+        json_schema_extra=enforced(max_length=MAX_PGP_KEY_LENGTH),
     )
 
 

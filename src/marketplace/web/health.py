@@ -15,12 +15,12 @@ router = APIRouter(tags=["health"])
 log = logging.getLogger("marketplace.health")
 
 
-@router.get("/health")
+@router.get("/health", summary="Liveness: the process answers")
 async def health() -> Response:
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/ready")
+@router.get("/ready", summary="Readiness: every dependency answers (503 naming those that do not)")
 def ready(database: DatabaseDep) -> Response:
     checks: dict[str, dict[str, object]] = {}
     started = time.perf_counter()
