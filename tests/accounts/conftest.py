@@ -16,11 +16,9 @@ import pyotp
 import pytest
 
 from marketplace.accounts.models import Role, User
-from tests.conftest import DEFAULT_PASSWORD
 from tests.support.client import SiteClient
+from tests.support.factories import DEFAULT_PASSWORD
 
-MAINNET_ADDRESS = "4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx3skxNgYeYTRj5UzqtReoS44qo9mtmXCqY45DJ852K5Jv2684Rge"
-STAGENET_ADDRESS = "549Dq9sBBmHKUzXdSFWoSM2CnFLa4h3kfBYQij8FK9VeUQCzpYsvBEzDdF8iZ9wP8QWju7e3FYm1ZVUFRY4jWEgJ33Z3EX7"
 _SECRET_ON_PAGE = re.compile(r'<code class="secret">([A-Z2-7 ]+)</code>')
 _CODES_ON_PAGE = re.compile(r"<li>([a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4})</li>")
 

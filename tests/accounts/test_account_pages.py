@@ -6,8 +6,9 @@ import re
 from collections.abc import Callable
 
 from marketplace.accounts.models import Role, User
-from tests.conftest import DEFAULT_PASSWORD
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
+from tests.support.factories import DEFAULT_PASSWORD
 
 NEW_PASSWORD = "another-long-passphrase"
 _REVOKE_SESSION = re.compile(r'action="/account/sessions/(\d+)/revoke"')
@@ -58,10 +59,9 @@ def test_changing_the_password_signs_out_everywhere_else(
     assert "Every other sign-in and every API token was revoked." in client.get(done.headers["location"]).text
     assert client.get("/account").status_code == 200  # this sign-in stays
     assert elsewhere.get("/account").status_code == 303
-    assert api.get("/api/v1/me").status_code == 401
-    assert (
-        client.post("/api/v1/tokens", json={"username": user.username, "password": DEFAULT_PASSWORD}).status_code == 401
-    )
+    assert_api_error(api.get("/api/v1/me"), 401, "not_authenticated")
+    old_password = client.post("/api/v1/tokens", json={"username": user.username, "password": DEFAULT_PASSWORD})
+    assert_api_error(old_password, 401, "not_authenticated")
     assert client.post("/api/v1/tokens", json={"username": user.username, "password": NEW_PASSWORD}).status_code == 201
 
 
@@ -136,7 +136,7 @@ def test_api_tokens_are_created_once_listed_and_revoked_on_the_page(
     revoked = client.submit("/account/tokens", f"/account/tokens/{token_id}/revoke", {})
     assert revoked.status_code == 303
     assert "That API token is revoked." in client.get(revoked.headers["location"]).text
-    assert api.get("/api/v1/me").status_code == 401
+    assert_api_error(api.get("/api/v1/me"), 401, "not_authenticated")
     assert "You have no API tokens." in client.get("/account/tokens").text
 
 
@@ -154,7 +154,7 @@ def test_tokens_made_through_the_api_show_on_the_page_and_can_be_revoked_there(
     assert "backup bot" in page.text
     (token_id,) = _REVOKE_TOKEN.findall(page.text)
     client.submit("/account/tokens", f"/account/tokens/{token_id}/revoke", {})
-    assert api.get("/api/v1/me").status_code == 401
+    assert_api_error(api.get("/api/v1/me"), 401, "not_authenticated")
 
 
 def test_closing_the_account_needs_the_password_and_the_typed_username(
@@ -181,15 +181,14 @@ def test_closing_the_account_needs_the_password_and_the_typed_username(
     assert closed.status_code == 303
     assert "Your account is closed." in client.get(closed.headers["location"]).text
     assert client.get("/account").status_code == 303
-    assert api.get("/api/v1/me").status_code == 401
+    assert_api_error(api.get("/api/v1/me"), 401, "not_authenticated")
     login = client.submit("/login", "/login", {"username": user.username, "password": DEFAULT_PASSWORD})
     assert login.status_code == 401
     assert "Wrong username or password." in login.text
     reuse = client.post(
         "/api/v1/accounts", json={"username": user.username.upper(), "password": DEFAULT_PASSWORD, "role": "vendor"}
     )
-    assert reuse.status_code == 409
-    assert reuse.json()["field"] == "username"
+    assert_api_error(reuse, 409, "conflict", field="username")
 
 
 def test_a_closed_vendors_listings_disappear(
@@ -207,5 +206,5 @@ def test_a_closed_vendors_listings_disappear(
     client.submit(
         "/account/delete", "/account/delete", {"password": DEFAULT_PASSWORD, "confirm_username": vendor.username}
     )
-    assert visitor.get(path).status_code == 404
+    assert_api_error(visitor.get(path), 404, "not_found")
     assert "Hand-made mug" not in visitor.get("/api/v1/listings").text

@@ -9,6 +9,7 @@ import pytest
 
 from marketplace.logs import JsonLineFormatter
 from tests.accounts.conftest import turn_on_two_factor
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
 
 PASSWORD = "log-canary-passphrase-42"
@@ -34,7 +35,8 @@ def test_credentials_never_appear_in_the_logs(client: SiteClient, caplog: pytest
     assert match
     secret, recovery_codes = turn_on_two_factor(client)
     api_token = client.api_token("logged_api", PASSWORD)
-    assert client.post("/api/v1/tokens", json={"username": "logged_api", "password": WRONG_PASSWORD}).status_code == 401
+    refused = client.post("/api/v1/tokens", json={"username": "logged_api", "password": WRONG_PASSWORD})
+    assert_api_error(refused, 401, "not_authenticated")
     failed = client.submit("/login", "/login", {"username": "logged_page", "password": WRONG_PASSWORD})
     assert failed.status_code == 401
     client.sign_in("logged_api", PASSWORD)

@@ -7,9 +7,11 @@ from collections.abc import Callable
 import pytest
 
 from marketplace.accounts.models import Role, User
-from tests.accounts.conftest import MAINNET_ADDRESS, STAGENET_ADDRESS
-from tests.conftest import DEFAULT_PASSWORD
+from marketplace.db.engine import Database
+from marketplace.settings import Settings
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
+from tests.support.factories import MAINNET_ADDRESS, STAGENET_ADDRESS, sign_in_directly
 
 PGP_KEY = (
     "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n"
@@ -22,21 +24,21 @@ CHECKSUM_BROKEN = MAINNET_ADDRESS[:40] + ("A" if MAINNET_ADDRESS[40] != "A" else
 
 
 @pytest.fixture
-def api_as(client: SiteClient, make_user: Callable[..., User]) -> Callable[..., User]:
+def api_as(
+    client: SiteClient, make_user: Callable[..., User], database: Database, settings: Settings
+) -> Callable[..., User]:
     """Create an account of ``role`` and use an API token of it on ``client``."""
 
     def use(role: Role = Role.VENDOR) -> User:
         user = make_user(role=role)
-        client.use_token(client.api_token(user.username, DEFAULT_PASSWORD))
+        sign_in_directly(database, settings, user, client)
         return user
 
     return use
 
 
 def test_me_needs_a_token(client: SiteClient) -> None:
-    response = client.get("/api/v1/me")
-    assert response.status_code == 401
-    assert response.json()["error"] == "not_authenticated"
+    assert_api_error(client.get("/api/v1/me"), 401, "not_authenticated")
 
 
 def test_a_vendor_sets_a_valid_payout_address(client: SiteClient, api_as: Callable[..., User]) -> None:
@@ -64,9 +66,7 @@ def test_a_bad_payout_address_is_refused_and_the_old_one_kept(
     api_as(Role.VENDOR)
     assert client.put("/api/v1/me/payout-address", json={"address": MAINNET_ADDRESS}).status_code == 200
     response = client.put("/api/v1/me/payout-address", json={"address": address})
-    assert response.status_code == 422
-    assert response.json()["field"] == "address"
-    assert reason in response.json()["message"]
+    assert_api_error(response, 422, "invalid", field="address", message=reason)
     assert client.get("/api/v1/me").json()["payout_address"] == MAINNET_ADDRESS
 
 
@@ -74,16 +74,14 @@ def test_a_bad_payout_address_is_refused_and_the_old_one_kept(
 def test_only_vendors_have_a_payout_address(client: SiteClient, api_as: Callable[..., User], role: Role) -> None:
     api_as(role)
     response = client.put("/api/v1/me/payout-address", json={"address": MAINNET_ADDRESS})
-    assert response.status_code == 403
-    assert response.json()["error"] == "forbidden"
+    assert_api_error(response, 403, "forbidden")
     assert client.get("/api/v1/me").json()["payout_address"] is None
 
 
 def test_the_me_endpoints_refuse_unknown_fields(client: SiteClient, api_as: Callable[..., User]) -> None:
     api_as(Role.VENDOR)
     response = client.put("/api/v1/me/payout-address", json={"address": MAINNET_ADDRESS, "role": "admin"})
-    assert response.status_code == 422
-    assert response.json()["field"] == "role"
+    assert_api_error(response, 422, "invalid", field="role")
     assert client.get("/api/v1/me").json()["role"] == "vendor"
     assert client.get("/api/v1/me").json()["payout_address"] is None
 
@@ -116,9 +114,7 @@ def test_anything_but_a_public_key_block_is_refused(
     api_as(Role.VENDOR)
     client.put("/api/v1/me/pgp-key", json={"pgp_key": PGP_KEY})
     response = client.put("/api/v1/me/pgp-key", json={"pgp_key": pgp_key})
-    assert response.status_code == 422
-    assert response.json()["field"] == "pgp_key"
-    assert reason in response.json()["message"]
+    assert_api_error(response, 422, "invalid", field="pgp_key", message=reason)
     assert client.get("/api/v1/me").json()["pgp_key"] == PGP_KEY
 
 

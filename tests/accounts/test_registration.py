@@ -12,8 +12,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from marketplace.accounts.models import User
-from tests.conftest import DEFAULT_PASSWORD
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
+from tests.support.factories import DEFAULT_PASSWORD
 
 _names = itertools.count()
 HYPOTHESIS = hypothesis_settings(
@@ -58,9 +59,7 @@ def test_page_registration_signs_the_new_vendor_in(client: SiteClient) -> None:
 @pytest.mark.parametrize("variant", ["ALICE", "alice", "Alice", "aLiCe"])
 def test_a_username_is_taken_in_any_case(client: SiteClient, make_user: Callable[..., User], variant: str) -> None:
     make_user(username="Alice")
-    response = _register(client, variant)
-    assert response.status_code == 409
-    assert response.json()["field"] == "username"
+    assert_api_error(_register(client, variant), 409, "conflict", field="username")
     page = client.submit("/register", "/register", {"username": variant, "password": DEFAULT_PASSWORD, "role": "buyer"})
     assert page.status_code == 409
     assert "This username is taken" in page.text
@@ -78,10 +77,7 @@ def test_a_username_is_taken_in_any_case(client: SiteClient, make_user: Callable
     ],
 )
 def test_a_weak_password_is_refused_and_nothing_is_created(client: SiteClient, password: str, reason: str) -> None:
-    response = _register(client, "newbie", password)
-    assert response.status_code == 422
-    assert response.json()["field"] == "password"
-    assert reason in response.json()["message"]
+    assert_api_error(_register(client, "newbie", password), 422, "invalid", field="password", message=reason)
     page = client.submit("/register", "/register", {"username": "newbie", "password": password, "role": "vendor"})
     assert page.status_code == 422
     assert reason in page.text
@@ -93,13 +89,12 @@ def test_a_weak_password_is_refused_and_nothing_is_created(client: SiteClient, p
 
 @pytest.mark.parametrize("role", ["admin", "arbiter", "ADMIN", "superuser", ""])
 def test_registering_as_admin_or_arbiter_is_refused_and_nothing_is_created(client: SiteClient, role: str) -> None:
-    response = _register(client, "mallory", role=role)
-    assert response.status_code == 422
-    assert response.json()["field"] == "role"
+    assert_api_error(_register(client, "mallory", role=role), 422, "invalid", field="role")
     page = client.submit("/register", "/register", {"username": "mallory", "password": DEFAULT_PASSWORD, "role": role})
     assert page.status_code == 422
     assert "Choose buyer or vendor" in page.text
-    assert client.post("/api/v1/tokens", json={"username": "mallory", "password": DEFAULT_PASSWORD}).status_code == 401
+    token_answer = client.post("/api/v1/tokens", json={"username": "mallory", "password": DEFAULT_PASSWORD})
+    assert_api_error(token_answer, 401, "not_authenticated")
     assert _register(client, "mallory").status_code == 201
 
 
@@ -107,8 +102,7 @@ def test_registering_as_admin_or_arbiter_is_refused_and_nothing_is_created(clien
 def test_registration_refuses_fields_it_does_not_ask_for(client: SiteClient, extra: dict[str, object]) -> None:
     body = {"username": "sneaky", "password": DEFAULT_PASSWORD, "role": "buyer", **extra}
     response = client.post("/api/v1/accounts", json=body)
-    assert response.status_code == 422
-    assert response.json()["field"] == next(iter(extra))
+    assert_api_error(response, 422, "invalid", field=next(iter(extra)))
     assert _register(client, "sneaky").status_code == 201
 
 
@@ -128,9 +122,7 @@ def test_any_valid_username_registers_once_in_every_case(client: SiteClient, nam
     created = _register(client, username)
     assert created.status_code == 201
     assert created.json()["username"] == username
-    again = _register(client, username.swapcase())
-    assert again.status_code == 409
-    assert again.json()["field"] == "username"
+    assert_api_error(_register(client, username.swapcase()), 409, "conflict", field="username")
 
 
 @HYPOTHESIS
@@ -144,17 +136,13 @@ def test_any_valid_username_registers_once_in_every_case(client: SiteClient, nam
     )
 )
 def test_any_invalid_username_is_refused_naming_the_field(client: SiteClient, name: str) -> None:
-    response = _register(client, name)
-    assert response.status_code == 422
-    assert response.json()["field"] == "username"
+    assert_api_error(_register(client, name), 422, "invalid", field="username")
 
 
 @HYPOTHESIS
 @given(password=st.text(max_size=9))
 def test_any_short_password_is_refused_naming_the_field(client: SiteClient, password: str) -> None:
-    response = _register(client, f"short{next(_names)}", password)
-    assert response.status_code == 422
-    assert response.json()["field"] == "password"
+    assert_api_error(_register(client, f"short{next(_names)}", password), 422, "invalid", field="password")
 
 
 def test_the_openapi_document_offers_only_buyer_and_vendor(client: SiteClient) -> None:

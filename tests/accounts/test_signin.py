@@ -16,9 +16,9 @@ from marketplace.accounts.auth import SESSION_COOKIE
 from marketplace.accounts.models import AccountStatus, Role, User, WebSession
 from marketplace.db.base import utcnow
 from marketplace.db.engine import Database
-from tests.accounts.conftest import MAINNET_ADDRESS
-from tests.conftest import DEFAULT_PASSWORD
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
+from tests.support.factories import DEFAULT_PASSWORD, MAINNET_ADDRESS
 
 WRONG = "Wrong username or password."
 
@@ -139,8 +139,7 @@ def test_wrong_password_and_unknown_username_get_the_same_answer(
     api_answers = []
     for username, password in attempts:
         response = client.post("/api/v1/tokens", json={"username": username, "password": password})
-        assert response.status_code == 401
-        api_answers.append(response.json())
+        api_answers.append(assert_api_error(response, 401, "not_authenticated", message=WRONG))
         page = client.submit("/login", "/login", {"username": username, "password": password})
         assert page.status_code == 401
         assert WRONG in page.text
@@ -175,7 +174,8 @@ def test_a_missing_or_wrong_csrf_token_is_refused_and_changes_nothing(
     stranger = make_client()
     register = stranger.post("/register", data={"username": "forged", "password": DEFAULT_PASSWORD, "role": "buyer"})
     assert register.status_code == 403
-    assert stranger.post("/api/v1/tokens", json={"username": "forged", "password": DEFAULT_PASSWORD}).status_code == 401
+    token_answer = stranger.post("/api/v1/tokens", json={"username": "forged", "password": DEFAULT_PASSWORD})
+    assert_api_error(token_answer, 401, "not_authenticated")
     login = stranger.post("/login", data={"username": "forged", "password": DEFAULT_PASSWORD})
     assert login.status_code == 403
     assert SESSION_COOKIE not in login.headers.get("set-cookie", "")
@@ -219,18 +219,15 @@ def test_api_tokens_authenticate_the_api_and_can_revoke_themselves(
     }
     assert client.delete("/api/v1/tokens/current").status_code == 204
     after = client.get("/api/v1/me")
-    assert after.status_code == 401
-    assert after.json()["error"] == "not_authenticated"
+    assert_api_error(after, 401, "not_authenticated")
     assert after.headers["www-authenticate"] == "Bearer"
 
 
 def test_the_api_ignores_the_session_cookie(client: SiteClient, signed_in: Callable[..., User]) -> None:
     signed_in()
-    response = client.get("/api/v1/me")
-    assert response.status_code == 401
-    assert response.json()["error"] == "not_authenticated"
+    assert_api_error(client.get("/api/v1/me"), 401, "not_authenticated")
     client.use_token("mpt_not-a-real-token")
-    assert client.get("/api/v1/me").status_code == 401
+    assert_api_error(client.get("/api/v1/me"), 401, "not_authenticated")
 
 
 def test_the_token_endpoint_refuses_fields_it_does_not_know(client: SiteClient, make_user: Callable[..., User]) -> None:
@@ -238,13 +235,11 @@ def test_the_token_endpoint_refuses_fields_it_does_not_know(client: SiteClient, 
     response = client.post(
         "/api/v1/tokens", json={"username": user.username, "password": DEFAULT_PASSWORD, "role": "admin"}
     )
-    assert response.status_code == 422
-    assert response.json()["field"] == "role"
+    assert_api_error(response, 422, "invalid", field="role")
 
 
 @hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(username=st.text(max_size=80), password=st.text(max_size=40))
 def test_any_wrong_credentials_get_the_one_answer(client: SiteClient, username: str, password: str) -> None:
     response = client.post("/api/v1/tokens", json={"username": username, "password": password})
-    assert response.status_code == 401
-    assert response.json() == {"error": "not_authenticated", "message": WRONG}
+    assert assert_api_error(response, 401, "not_authenticated")["message"] == WRONG

@@ -12,8 +12,9 @@ from sqlalchemy import update
 from marketplace.accounts.models import LoginFailure, User
 from marketplace.db.base import utcnow
 from marketplace.db.engine import Database
-from tests.conftest import DEFAULT_PASSWORD
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
+from tests.support.factories import DEFAULT_PASSWORD
 
 ACCOUNT_LIMIT = 3
 ADDRESS_LIMIT = 5
@@ -37,10 +38,22 @@ def _token(client: SiteClient, username: str, password: str, address: str) -> An
     )
 
 
-def _assert_throttled(response: Any) -> None:
-    assert response.status_code == 429
+def _assert_retry_after(response: Any) -> None:
     retry_after = int(response.headers["retry-after"])
     assert 0 < retry_after <= WINDOW
+
+
+def _assert_throttled(page: Any) -> None:
+    """A sign-in form refused by the throttle (an HTML page)."""
+    assert page.status_code == 429
+    _assert_retry_after(page)
+
+
+def _assert_api_throttled(response: Any) -> dict[str, Any]:
+    """A token request refused by the throttle (the API error); returns its body."""
+    body = assert_api_error(response, 429, "rate_limited", message="Too many failed sign-ins")
+    _assert_retry_after(response)
+    return body
 
 
 def test_an_account_is_throttled_after_its_failures_even_with_the_right_password(
@@ -48,11 +61,8 @@ def test_an_account_is_throttled_after_its_failures_even_with_the_right_password
 ) -> None:
     user = make_user()
     for attempt in range(ACCOUNT_LIMIT):
-        assert _token(client, user.username, "wrong-password", f"10.0.0.{attempt}").status_code == 401
-    throttled = _token(client, user.username, DEFAULT_PASSWORD, "10.0.1.1")
-    _assert_throttled(throttled)
-    assert throttled.json()["error"] == "rate_limited"
-    assert "Too many failed sign-ins" in throttled.json()["message"]
+        assert_api_error(_token(client, user.username, "wrong-password", f"10.0.0.{attempt}"), 401, "not_authenticated")
+    _assert_api_throttled(_token(client, user.username, DEFAULT_PASSWORD, "10.0.1.1"))
     page = client.submit("/login", "/login", {"username": user.username.upper(), "password": DEFAULT_PASSWORD})
     _assert_throttled(page)
     assert "Too many failed sign-ins" in page.text
@@ -76,10 +86,8 @@ def test_an_unknown_username_is_throttled_exactly_like_a_known_one(
     answers = {}
     for username in (known.username, "no-such-user"):
         for attempt in range(ACCOUNT_LIMIT):
-            assert _token(client, username, "wrong-password", f"10.1.{attempt}.1").status_code == 401
-        response = _token(client, username, "wrong-password", "10.2.0.1")
-        _assert_throttled(response)
-        answers[username] = response.json()
+            assert_api_error(_token(client, username, "wrong-password", f"10.1.{attempt}.1"), 401, "not_authenticated")
+        answers[username] = _assert_api_throttled(_token(client, username, "wrong-password", "10.2.0.1"))
     assert answers[known.username] == answers["no-such-user"]
 
 
@@ -88,8 +96,8 @@ def test_an_address_is_throttled_after_failures_on_any_usernames(
 ) -> None:
     user = make_user()
     for attempt in range(ADDRESS_LIMIT):
-        assert _token(client, f"guess{attempt}", "wrong-password", "203.0.113.9").status_code == 401
-    _assert_throttled(_token(client, user.username, DEFAULT_PASSWORD, "203.0.113.9"))
+        assert_api_error(_token(client, f"guess{attempt}", "wrong-password", "203.0.113.9"), 401, "not_authenticated")
+    _assert_api_throttled(_token(client, user.username, DEFAULT_PASSWORD, "203.0.113.9"))
     page = client.post(
         "/login",
         data={"csrf_token": client.csrf_token(), "username": user.username, "password": DEFAULT_PASSWORD},
@@ -106,7 +114,7 @@ def test_a_throttle_lifts_when_the_failures_leave_the_window(
     user = make_user()
     for _ in range(ACCOUNT_LIMIT):
         _token(client, user.username, "wrong-password", "10.0.0.1")
-    _assert_throttled(_token(client, user.username, DEFAULT_PASSWORD, "10.0.0.1"))
+    _assert_api_throttled(_token(client, user.username, DEFAULT_PASSWORD, "10.0.0.1"))
     with database.session() as session:
         session.execute(update(LoginFailure).values(created_at=utcnow() - timedelta(seconds=WINDOW + 1)))
     assert _token(client, user.username, DEFAULT_PASSWORD, "10.0.0.1").status_code == 201
@@ -117,7 +125,7 @@ def test_failed_page_sign_ins_count_too(client: SiteClient, make_user: Callable[
     for _ in range(ACCOUNT_LIMIT):
         page = client.submit("/login", "/login", {"username": user.username, "password": "wrong-password"})
         assert page.status_code == 401
-    _assert_throttled(_token(client, user.username, DEFAULT_PASSWORD, "10.9.9.9"))
+    _assert_api_throttled(_token(client, user.username, DEFAULT_PASSWORD, "10.9.9.9"))
 
 
 def test_wrong_current_passwords_on_account_pages_are_throttled(
@@ -143,5 +151,5 @@ def test_wrong_current_passwords_on_account_pages_are_throttled(
     # Once the window has passed: the old password still works, the new one was never set.
     with database.session() as session:
         session.execute(update(LoginFailure).values(created_at=utcnow() - timedelta(seconds=WINDOW + 1)))
-    assert _token(client, user.username, "a-brand-new-passphrase", "10.3.3.3").status_code == 401
+    assert_api_error(_token(client, user.username, "a-brand-new-passphrase", "10.3.3.3"), 401, "not_authenticated")
     assert _token(client, user.username, DEFAULT_PASSWORD, "10.3.3.3").status_code == 201

@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 from marketplace.accounts.models import Role, User
 from tests.accounts.conftest import code_at, turn_on_two_factor
-from tests.conftest import DEFAULT_PASSWORD
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
+from tests.support.factories import DEFAULT_PASSWORD
 
 PAGE = "/account/two-factor"
 
@@ -73,20 +74,18 @@ def test_with_two_factor_on_signing_in_needs_a_fresh_code(
     api_replay = browser.post(
         "/api/v1/tokens", json={"username": user.username, "password": DEFAULT_PASSWORD, "totp_code": code}
     )
-    assert api_replay.status_code == 401
-    assert api_replay.json()["field"] == "totp_code"
+    assert_api_error(api_replay, 401, "not_authenticated", field="totp_code")
 
 
 def test_the_token_endpoint_asks_for_the_code_by_field(client: SiteClient, signed_in: Callable[..., User]) -> None:
     user = signed_in(Role.VENDOR)
     secret, _codes = turn_on_two_factor(client)
     missing = client.post("/api/v1/tokens", json={"username": user.username, "password": DEFAULT_PASSWORD})
-    assert missing.status_code == 401
-    assert missing.json()["field"] == "totp_code"
+    assert_api_error(missing, 401, "not_authenticated", field="totp_code")
     wrong_password = client.post(
         "/api/v1/tokens", json={"username": user.username, "password": "not-the-password", "totp_code": "123456"}
     )
-    assert wrong_password.json() == {"error": "not_authenticated", "message": "Wrong username or password."}
+    assert assert_api_error(wrong_password, 401, "not_authenticated")["message"] == "Wrong username or password."
     token = client.api_token(user.username, DEFAULT_PASSWORD, totp_code=code_at(secret, 1))
     client.use_token(token)
     assert client.get("/api/v1/me").json()["username"] == user.username

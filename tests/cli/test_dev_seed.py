@@ -12,6 +12,7 @@ from PIL import Image
 
 from marketplace.listings.models import CATEGORIES
 from tests.cli.conftest import Run
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
 
 _CREDENTIAL_ROW = re.compile(r"(demo-(?:buyer|vendor|admin))\s*│\s*(buyer|vendor|admin)\s*│\s*(\S+)")
@@ -71,7 +72,7 @@ def test_a_lost_credentials_file_gets_new_passwords_that_work(
     client.use_token(client.api_token("demo-admin", new["demo-admin"]))
     assert client.get("/api/v1/admin/actions").status_code == 200
     refused = client.post("/api/v1/tokens", json={"username": "demo-admin", "password": old["demo-admin"]})
-    assert refused.status_code == 401
+    assert_api_error(refused, 401, "not_authenticated")
 
 
 def test_seeded_pictures_are_plain_jpegs_with_thumbnails(run: Run, development_env: Path, client: SiteClient) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Run
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
 
 PASSWORD = "correct horse battery staple"
@@ -50,7 +51,8 @@ def test_a_weak_password_creates_nothing(run: Run, client: SiteClient, password:
     assert refused.exit_code == 2
     assert complaint in refused.stderr
     assert password not in refused.output
-    assert client.post("/api/v1/tokens", json={"username": "judge-dredd", "password": password}).status_code == 401
+    token_answer = client.post("/api/v1/tokens", json={"username": "judge-dredd", "password": password})
+    assert_api_error(token_answer, 401, "not_authenticated")
     # Nothing was created: the name is still free.
     retry = run("users", "create", "--username", "judge-dredd", "--role", "arbiter", input=PASSWORD + "\n")
     assert retry.exit_code == 0, retry.output
