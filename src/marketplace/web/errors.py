@@ -67,6 +67,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, RequestValidationError):  # pragma: no cover - registered for this type only
         raise exc
     first = exc.errors()[0] if exc.errors() else {}
+    if first.get("type") == "json_invalid":
+        # Its location is a character offset in the body, not a field.
+        return error_response(request, 422, {"error": "invalid", "message": "The request body is not valid JSON."})
     location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "form")]
     field = ".".join(location) or None
     message = str(first.get("msg", "Invalid input.")).removeprefix("Value error, ")
