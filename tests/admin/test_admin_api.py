@@ -7,52 +7,52 @@ from datetime import datetime
 
 import pytest
 
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.models import AccountStatus, Role, User
 from marketplace.db.engine import Database
-from marketplace.listings.models import Listing
-from tests.conftest import DEFAULT_PASSWORD
+from marketplace.listings.models import Listing, ListingStatus
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
+from tests.support.factories import DEFAULT_PASSWORD, Person
 
-ApiFor = Callable[[User], SiteClient]
+SignInAs = Callable[[User], Person]
 
 
 @pytest.fixture
-def admin_api(admin: User, api_for: ApiFor) -> SiteClient:
-    return api_for(admin)
+def admin_api(admin: User, sign_in_as: SignInAs) -> SiteClient:
+    return sign_in_as(admin).client
 
 
 def test_suspending_an_account_cuts_off_its_tokens_at_once(
-    admin_api: SiteClient, make_user: Callable[..., User], api_for: ApiFor, client: SiteClient
+    admin_api: SiteClient, make_user: Callable[..., User], sign_in_as: SignInAs, client: SiteClient
 ) -> None:
     buyer = make_user(Role.BUYER)
-    buyer_api = api_for(buyer)
+    buyer_api = sign_in_as(buyer).client
     assert buyer_api.get("/api/v1/me").status_code == 200
 
     response = admin_api.post(f"/api/v1/admin/users/{buyer.id}/suspend", json={"reason": "Spam in every listing"})
 
     assert response.status_code == 200
     assert response.json() == {"id": buyer.id, "username": buyer.username, "role": "buyer", "status": "suspended"}
-    refused = buyer_api.get("/api/v1/me")
-    assert refused.status_code == 401
-    assert refused.json()["error"] == "not_authenticated"
+    assert_api_error(buyer_api.get("/api/v1/me"), 401, "not_authenticated")
     # Nor can the account get a new token.
     token = client.post("/api/v1/tokens", json={"username": buyer.username, "password": DEFAULT_PASSWORD})
-    assert token.status_code == 401
+    assert_api_error(token, 401, "not_authenticated")
 
 
 def test_restoring_an_account_lets_it_in_again_with_new_credentials_only(
-    admin_api: SiteClient, make_user: Callable[..., User], api_for: ApiFor
+    admin_api: SiteClient, make_user: Callable[..., User], sign_in_as: SignInAs
 ) -> None:
     vendor = make_user(Role.VENDOR)
-    old_token = api_for(vendor)
+    old_token = sign_in_as(vendor).client
     admin_api.post(f"/api/v1/admin/users/{vendor.id}/suspend", json={"reason": "Unpaid fees"})
 
     response = admin_api.post(f"/api/v1/admin/users/{vendor.id}/restore", json={"reason": "Fees paid"})
 
     assert response.status_code == 200
     assert response.json()["status"] == "active"
-    assert old_token.get("/api/v1/admin/actions").status_code == 401  # revoked tokens stay revoked
-    assert api_for(vendor).get("/api/v1/admin/actions").status_code == 403  # a new one works (and is not admin)
+    assert_api_error(old_token.get("/api/v1/admin/actions"), 401, "not_authenticated")  # revoked tokens stay revoked
+    # A new one works (and is not an admin's).
+    assert_api_error(sign_in_as(vendor).client.get("/api/v1/admin/actions"), 403, "forbidden")
 
 
 def test_the_record_says_who_did_what_when_and_why_newest_first(
@@ -98,7 +98,7 @@ def test_the_record_is_paginated(admin_api: SiteClient, make_listing: Callable[.
     assert len(first["items"]) == 50
     assert first["items"][0]["reason"] == "step 50"
     assert [item["reason"] for item in second["items"]] == ["step 0"]
-    assert admin_api.get("/api/v1/admin/actions?page=0").status_code == 422
+    assert_api_error(admin_api.get("/api/v1/admin/actions?page=0"), 422, "invalid", field="page")
 
 
 @pytest.mark.parametrize(
@@ -110,22 +110,18 @@ def test_an_action_without_a_proper_reason_is_refused_and_changes_nothing(
     admin_api: SiteClient,
     make_user: Callable[..., User],
     make_listing: Callable[..., Listing],
-    api_for: ApiFor,
+    sign_in_as: SignInAs,
     body: dict[str, str],
     message_part: str,
 ) -> None:
     buyer = make_user(Role.BUYER)
-    buyer_api = api_for(buyer)
+    buyer_api = sign_in_as(buyer).client
     listing = make_listing()
 
     for path in (f"/api/v1/admin/users/{buyer.id}/suspend", f"/api/v1/admin/listings/{listing.id}/hide"):
-        response = admin_api.post(path, json=body)
-        assert response.status_code == 422
-        assert response.json()["error"] == "invalid"
-        assert response.json()["field"] == "reason"
-        assert message_part in response.json()["message"]
+        assert_api_error(admin_api.post(path, json=body), 422, "invalid", field="reason", message=message_part)
 
-    assert buyer_api.get("/api/v1/admin/actions").status_code == 403  # still signed in
+    assert_api_error(buyer_api.get("/api/v1/admin/actions"), 403, "forbidden")  # still signed in
     assert admin_api.get("/api/v1/admin/actions").json()["total"] == 0
     # Not hidden: hiding it now works.
     assert admin_api.post(f"/api/v1/admin/listings/{listing.id}/hide", json={"reason": "x" * 1000}).status_code == 200
@@ -139,11 +135,8 @@ def test_admins_cannot_suspend_themselves_or_each_other(
     own = admin_api.post(f"/api/v1/admin/users/{admin.id}/suspend", json={"reason": "testing"})
     other = admin_api.post(f"/api/v1/admin/users/{other_admin.id}/suspend", json={"reason": "a coup"})
 
-    assert own.status_code == 403
-    assert own.json()["error"] == "forbidden"
-    assert "your own account" in own.json()["message"]
-    assert other.status_code == 403
-    assert "admins cannot suspend each other" in other.json()["message"]
+    assert_api_error(own, 403, "forbidden", message="your own account")
+    assert_api_error(other, 403, "forbidden", message="admins cannot suspend each other")
     assert admin_api.get("/api/v1/admin/actions").json()["total"] == 0
 
 
@@ -166,9 +159,7 @@ def test_acting_twice_is_a_conflict_that_names_the_current_state(
         (restore_visible, "active"),
         (hide_again, "hidden"),
     ]:
-        assert response.status_code == 409
-        assert response.json()["error"] == "conflict"
-        assert response.json()["state"] == state
+        assert_api_error(response, 409, "conflict", state=state)
     assert admin_api.get("/api/v1/admin/actions").json()["total"] == 2
 
 
@@ -179,9 +170,11 @@ def test_deleted_accounts_and_listings_cannot_be_moderated(
     make_listing: Callable[..., Listing],
 ) -> None:
     gone = make_user(Role.VENDOR)
-    listing = make_listing(vendor=gone, status="deleted")
+    listing = make_listing(vendor=gone, status=ListingStatus.DELETED)
     with database.session() as session:
-        session.get(User, gone.id).status = "deleted"  # as the account deletion does
+        account = session.get(User, gone.id)
+        assert account is not None
+        account.status = AccountStatus.DELETED  # as the account deletion does
 
     for path in (
         f"/api/v1/admin/users/{gone.id}/suspend",
@@ -189,9 +182,7 @@ def test_deleted_accounts_and_listings_cannot_be_moderated(
         f"/api/v1/admin/listings/{listing.id}/hide",
         f"/api/v1/admin/listings/{listing.id}/restore",
     ):
-        response = admin_api.post(path, json={"reason": "cleanup"})
-        assert response.status_code == 409, path
-        assert response.json()["state"] == "deleted"
+        assert_api_error(admin_api.post(path, json={"reason": "cleanup"}), 409, "conflict", state="deleted")
     assert admin_api.get("/api/v1/admin/actions").json()["total"] == 0
 
 
@@ -205,9 +196,19 @@ def test_deleted_accounts_and_listings_cannot_be_moderated(
     ],
 )
 def test_unknown_targets_are_not_found(admin_api: SiteClient, path: str) -> None:
-    response = admin_api.post(path, json={"reason": "whatever"})
-    assert response.status_code == 404
-    assert response.json()["error"] == "not_found"
+    assert_api_error(admin_api.post(path, json={"reason": "whatever"}), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/api/v1/admin/users/0/suspend", "user_id"),
+        ("/api/v1/admin/users/99999999999999999999/restore", "user_id"),
+        ("/api/v1/admin/listings/2147483648/hide", "listing_id"),
+    ],
+)
+def test_ids_that_cannot_exist_are_refused_as_invalid(admin_api: SiteClient, path: str, field: str) -> None:
+    assert_api_error(admin_api.post(path, json={"reason": "whatever"}), 422, "invalid", field=field)
 
 
 def test_hiding_and_restoring_a_listing(
@@ -233,7 +234,7 @@ def test_hiding_and_restoring_a_listing(
     assert [item["id"] for item in public_after["items"]] == [listing.id]
 
 
-def test_an_admin_creates_accounts_of_any_role(admin_api: SiteClient, api_for: ApiFor, database: Database) -> None:
+def test_an_admin_creates_accounts_of_any_role(admin_api: SiteClient, sign_in_as: SignInAs, database: Database) -> None:
     created = {}
     for role in ("arbiter", "admin", "vendor", "buyer"):
         response = admin_api.post(
@@ -250,9 +251,9 @@ def test_an_admin_creates_accounts_of_any_role(admin_api: SiteClient, api_for: A
         new_admin, new_arbiter = session.get(User, created["admin"]), session.get(User, created["arbiter"])
     assert new_admin is not None
     assert new_arbiter is not None
-    record = api_for(new_admin).get("/api/v1/admin/actions")
+    record = sign_in_as(new_admin).client.get("/api/v1/admin/actions")
     assert record.status_code == 200
-    assert api_for(new_arbiter).get("/api/v1/admin/actions").status_code == 403
+    assert_api_error(sign_in_as(new_arbiter).client.get("/api/v1/admin/actions"), 403, "forbidden")
     # Each creation is on the moderation record, with the role it was given.
     creations = [item for item in record.json()["items"] if item["kind"] == "create_account"]
     assert sorted(item["target_user_id"] for item in creations) == sorted(created.values())
@@ -276,8 +277,7 @@ def test_bad_new_accounts_are_refused(
 
     response = admin_api.post("/api/v1/admin/users", json=body)
 
-    assert response.status_code == status
-    assert response.json()["field"] == field
+    assert_api_error(response, status, "conflict" if status == 409 else "invalid", field=field)
     assert DEFAULT_PASSWORD not in response.text
 
 
@@ -296,20 +296,19 @@ def test_only_admins_may_use_the_admin_api(
     *,
     role: Role,
     make_user: Callable[..., User],
-    api_for: ApiFor,
+    sign_in_as: SignInAs,
     make_listing: Callable[..., Listing],
     client: SiteClient,
     admin_api: SiteClient,
 ) -> None:
     make_listing()
-    someone = api_for(make_user(role))
+    someone = sign_in_as(make_user(role)).client
     body = {"reason": "because", "username": "sneaky", "password": DEFAULT_PASSWORD, "role": "admin"}
 
     for method, path in _ENDPOINTS:
         json_body = body if path.endswith("/users") else {"reason": "because"}
         forbidden = someone.request(method, path, json=json_body if method == "POST" else None)
         anonymous = client.request(method, path, json=json_body if method == "POST" else None)
-        assert forbidden.status_code == 403, path
-        assert forbidden.json()["error"] == "forbidden"
-        assert anonymous.status_code == 401, path
+        assert_api_error(forbidden, 403, "forbidden")
+        assert_api_error(anonymous, 401, "not_authenticated")
     assert admin_api.get("/api/v1/admin/actions").json()["total"] == 0

@@ -9,17 +9,17 @@ from collections.abc import Callable
 import pytest
 
 from marketplace.accounts.models import Role, User
-from marketplace.listings.models import Listing
-from tests.conftest import DEFAULT_PASSWORD
+from marketplace.listings.models import Listing, ListingStatus
 from tests.support.client import SiteClient
+from tests.support.factories import DEFAULT_PASSWORD, Person
 
-BrowserFor = Callable[[User], SiteClient]
+SignInAs = Callable[[User], Person]
 ADMIN_PAGES = ["/admin", "/admin/users", "/admin/users/new", "/admin/listings", "/admin/actions"]
 
 
 @pytest.fixture
-def browser(admin: User, browser_for: BrowserFor) -> SiteClient:
-    return browser_for(admin)
+def browser(admin: User, sign_in_as: SignInAs) -> SiteClient:
+    return sign_in_as(admin).client
 
 
 def _row(page: str, row_id: str) -> str:
@@ -30,9 +30,9 @@ def _row(page: str, row_id: str) -> str:
 
 @pytest.mark.parametrize("role", [Role.BUYER, Role.VENDOR, Role.ARBITER])
 def test_other_roles_are_refused_every_admin_page(
-    role: Role, make_user: Callable[..., User], browser_for: BrowserFor
+    role: Role, make_user: Callable[..., User], sign_in_as: SignInAs
 ) -> None:
-    someone = browser_for(make_user(role))
+    someone = sign_in_as(make_user(role)).client
     for path in ADMIN_PAGES:
         response = someone.get(path)
         assert response.status_code == 403, path
@@ -52,7 +52,7 @@ def test_the_dashboard_counts_accounts_and_listings(
     vendor = make_user(Role.VENDOR)
     make_user(Role.BUYER)
     make_listing(vendor=vendor)
-    make_listing(vendor=vendor, status="paused")
+    make_listing(vendor=vendor, status=ListingStatus.PAUSED)
 
     page = browser.get("/admin")
 
@@ -65,11 +65,11 @@ def test_the_dashboard_counts_accounts_and_listings(
 
 
 def test_finding_and_suspending_an_account(
-    browser: SiteClient, make_user: Callable[..., User], browser_for: BrowserFor
+    browser: SiteClient, make_user: Callable[..., User], sign_in_as: SignInAs
 ) -> None:
     target = make_user(Role.VENDOR, username="shady-seller")
     make_user(Role.BUYER, username="honest-buyer")
-    target_browser = browser_for(target)
+    target_browser = sign_in_as(target).client
     assert target_browser.get("/admin").status_code == 403  # signed in
 
     found = browser.get("/admin/users?q=SHADY")
@@ -81,6 +81,7 @@ def test_finding_and_suspending_an_account(
     assert "shady-seller" in found.text
     assert "honest-buyer" not in found.text
     assert response.status_code == 303
+    assert response.headers["location"] == "/admin/users?q=shady&notice=suspended"
     assert "The account is suspended" in after.text
     assert "suspended" in _row(after.text, f"user-{target.id}")
     assert "Restore" in _row(after.text, f"user-{target.id}")
@@ -102,10 +103,10 @@ def test_restoring_an_account_from_the_page(
 
 
 def test_a_missing_reason_shows_the_form_again_and_changes_nothing(
-    browser: SiteClient, make_user: Callable[..., User], browser_for: BrowserFor
+    browser: SiteClient, make_user: Callable[..., User], sign_in_as: SignInAs
 ) -> None:
     target = make_user(Role.BUYER)
-    target_browser = browser_for(target)
+    target_browser = sign_in_as(target).client
 
     response = browser.submit("/admin/users", f"/admin/users/{target.id}/suspend", {"reason": "  "})
 
@@ -228,7 +229,19 @@ def test_the_record_pages(browser: SiteClient, make_listing: Callable[..., Listi
     assert "step-0-done" not in first
     assert "step-0-done" in second
     assert "Page 2 of 2" in second
-    assert "step-50-done" in browser.get("/admin/actions?page=abc").text  # nonsense means the first page
+
+
+@pytest.mark.parametrize("path", ["/admin/users", "/admin/listings", "/admin/actions"])
+def test_a_page_number_must_be_a_whole_number_and_one_too_far_is_an_empty_page(browser: SiteClient, path: str) -> None:
+    for nonsense in ("abc", "0", "-1", "1.5"):
+        refused = browser.get(f"{path}?page={nonsense}")
+        assert refused.status_code == 422, nonsense
+        assert "The page is a whole number, 1 or more." in refused.text
+
+    far = browser.get(f"{path}?page=99999999999999999999")
+
+    assert far.status_code == 200
+    assert "There is nothing on page 1000000." in far.text
 
 
 def test_creating_an_arbiter_from_the_page(browser: SiteClient, client: SiteClient) -> None:
@@ -272,3 +285,43 @@ def test_an_unknown_target_shows_the_list_again_with_not_found(browser: SiteClie
         response = browser.submit("/admin", action, {"reason": "whatever"})
         assert response.status_code == 404, action
         assert "There is no" in response.text
+
+
+@pytest.mark.parametrize(
+    ("target_role", "reason", "status", "message"),
+    [
+        (Role.ADMIN, "power grab", 403, "admins cannot suspend each other"),
+        (Role.VENDOR, "x" * 1001, 422, "at most 1000 characters"),
+    ],
+)
+def test_a_refused_page_action_leaves_no_record_and_no_change(
+    *,
+    browser: SiteClient,
+    make_user: Callable[..., User],
+    sign_in_as: SignInAs,
+    target_role: Role,
+    reason: str,
+    status: int,
+    message: str,
+) -> None:
+    target = make_user(target_role)
+    target_client = sign_in_as(target).client
+
+    refused = browser.submit("/admin/users", f"/admin/users/{target.id}/suspend", {"reason": reason})
+
+    assert refused.status_code == status
+    assert message in refused.text
+    assert "active" in _row(refused.text, f"user-{target.id}")
+    assert "No action has been taken yet." in browser.get("/admin/actions").text
+    # Still signed in: neither its session nor its API token was revoked.
+    assert target_client.get("/account").status_code == 200
+    assert target_client.get("/api/v1/me").status_code == 200
+
+
+def test_a_notice_is_chosen_by_its_code_never_taken_from_the_address(browser: SiteClient) -> None:
+    known = browser.get("/admin/listings?notice=hidden").text
+    unknown = browser.get("/admin/listings?notice=Your+account+is+closed").text
+
+    assert "The listing is hidden from everyone" in known
+    assert "Your account is closed" not in unknown
+    assert 'class="notice"' not in unknown

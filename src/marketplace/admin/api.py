@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from marketplace.accounts.auth import ApiAdmin
 from marketplace.admin import services
@@ -16,9 +16,14 @@ from marketplace.admin.schemas import (
     NewAccountIn,
     ReasonIn,
 )
+from marketplace.db.base import MAX_ID
+from marketplace.pagination import MAX_PAGE
 from marketplace.web.dependencies import DbSession
 
 router = APIRouter(prefix="/admin", tags=["admin"])
+
+UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The account's id.")]
+ListingId = Annotated[int, Path(ge=1, le=MAX_ID, description="The listing's id.")]
 
 _ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "No valid API token."},
@@ -30,13 +35,13 @@ _ERRORS: dict[int | str, dict[str, str]] = {
 
 
 @router.post("/users/{user_id}/suspend", responses=_ERRORS)
-def suspend_account(user_id: int, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> AccountSummaryOut:
+def suspend_account(user_id: UserId, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> AccountSummaryOut:
     """Suspend an account: it is signed out everywhere and its API tokens stop working."""
     return AccountSummaryOut.of(services.suspend_account(db, admin, user_id, body.reason))
 
 
 @router.post("/users/{user_id}/restore", responses=_ERRORS)
-def restore_account(user_id: int, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> AccountSummaryOut:
+def restore_account(user_id: UserId, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> AccountSummaryOut:
     """Make a suspended account active again."""
     return AccountSummaryOut.of(services.restore_account(db, admin, user_id, body.reason))
 
@@ -49,23 +54,23 @@ def create_account(body: NewAccountIn, admin: ApiAdmin, db: DbSession) -> Accoun
 
 
 @router.post("/listings/{listing_id}/hide", responses=_ERRORS)
-def hide_listing(listing_id: int, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> ListingSummaryOut:
+def hide_listing(listing_id: ListingId, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> ListingSummaryOut:
     """Hide a listing from everyone but its vendor and admins."""
     return ListingSummaryOut.of(services.hide_listing(db, admin, listing_id, body.reason))
 
 
 @router.post("/listings/{listing_id}/restore", responses=_ERRORS)
-def restore_listing(listing_id: int, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> ListingSummaryOut:
+def restore_listing(listing_id: ListingId, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> ListingSummaryOut:
     """Show a hidden listing again."""
     return ListingSummaryOut.of(services.restore_listing(db, admin, listing_id, body.reason))
 
 
 @router.get("/actions", responses=_ERRORS)
 def moderation_record(
-    _admin: ApiAdmin, db: DbSession, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1
+    admin: ApiAdmin, db: DbSession, page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1
 ) -> ModerationRecordOut:
     """The moderation record, newest first: who did what to which account or listing, when and why."""
-    record = services.moderation_record(db, page)
+    record = services.moderation_record(db, admin, page)
     return ModerationRecordOut(
         items=[ModerationActionOut.of(action) for action in record.items], total=record.total, page=record.page
     )

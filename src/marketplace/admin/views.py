@@ -1,82 +1,95 @@
 """HTML pages of the admin domain (they work with JavaScript disabled).
 
-Every page needs an admin: others get the 403 page, the signed-out are sent to /login. An action
-that succeeds redirects (303) back to the list it came from with a fixed notice code, so a reload
-does not repeat it; one that fails shows the same list again with the message, the reason typed
-kept, and the error's status (422, 403, 404 or 409).
+Every page needs an admin: others get the 403 page, the signed-out are sent to /login (the
+services check the role again). An action that succeeds redirects (303) back to the list it
+came from with a fixed ``?notice=`` code, so a reload does not repeat it. One that is refused
+writes nothing (``attempt`` rolls the request's transaction back) and shows the same list again
+with the message, the reason typed kept, and the error's status (422, 403, 404 or 409).
+
+A page number that is not a whole number is 422; one beyond the last page is an empty page.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from dataclasses import dataclass
+from typing import Any
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from marketplace.accounts.auth import PageAdmin
-from marketplace.accounts.models import AccountStatus, Role
+from marketplace.accounts.models import AccountStatus, Role, User
 from marketplace.admin import services
 from marketplace.admin.models import ModerationKind
-from marketplace.errors import MarketplaceError, NotFound
-from marketplace.listings.models import ListingStatus
+from marketplace.errors import MarketplaceError
+from marketplace.listings.models import Listing
 from marketplace.web.csrf import verify_csrf
 from marketplace.web.dependencies import DbSession
+from marketplace.web.pages import FormText, attempt, form_page, notice_from, parse_id, parse_page, redirect
 from marketplace.web.templating import render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
-FormText = Annotated[str, Form()]
-
 KIND_LABELS = {
-    ModerationKind.CREATE_ACCOUNT.value: "created account",
-    ModerationKind.SUSPEND_ACCOUNT.value: "suspended account",
-    ModerationKind.RESTORE_ACCOUNT.value: "restored account",
-    ModerationKind.HIDE_LISTING.value: "hid listing",
-    ModerationKind.RESTORE_LISTING.value: "restored listing",
+    ModerationKind.CREATE_ACCOUNT: "created account",
+    ModerationKind.SUSPEND_ACCOUNT: "suspended account",
+    ModerationKind.RESTORE_ACCOUNT: "restored account",
+    ModerationKind.HIDE_LISTING: "hid listing",
+    ModerationKind.RESTORE_LISTING: "restored listing",
 }
-_USER_NOTICES = {
+USER_NOTICES = {
     "suspended": "The account is suspended and signed out everywhere; the action is on the record.",
     "restored": "The account is active again; the action is on the record.",
     "created": "The account is created; give its owner the password through a safe channel.",
 }
-_LISTING_NOTICES = {
+LISTING_NOTICES = {
     "hidden": "The listing is hidden from everyone but its vendor and admins; the action is on the record.",
     "restored": "The listing is visible again (while its vendor keeps it active); the action is on the record.",
 }
+_MAX_QUERY_LENGTH = 100
 
 
-def _page_number(text: str) -> int:
-    """A page number from a URL or form; anything else is the first page."""
-    return int(text) if text.isascii() and text.isdigit() and 0 < int(text[:8]) <= 1_000_000 else 1
+@dataclass(frozen=True)
+class Offer:
+    """What a row of a list offers its admin: an action (``verb``, the last part of its URL) or why none."""
+
+    verb: str | None = None
+    note: str | None = None
 
 
-def _target_id(text: str) -> int:
-    if not (text.isascii() and text.isdigit() and len(text) <= 18):
-        raise NotFound("There is no such account or listing.")
-    return int(text)
+def _account_offer(admin: User, user: User) -> Offer:
+    if user.status is AccountStatus.DELETED:
+        return Offer(note="deleted by its owner")
+    if user.id == admin.id:
+        return Offer(note="you")
+    if user.status is AccountStatus.SUSPENDED:
+        return Offer(verb="restore")
+    if user.role is Role.ADMIN:
+        return Offer(note="admins cannot suspend admins")
+    return Offer(verb="suspend")
 
 
-def _redirect(path: str, **params: Any) -> RedirectResponse:
-    query = urlencode({key: value for key, value in params.items() if value not in ("", None, 1, False)})
-    return RedirectResponse(f"{path}?{query}" if query else path, status_code=303)
+def _listing_offer(listing: Listing) -> Offer:
+    state = services.listing_state(listing)
+    if state is services.ListingState.DELETED:
+        return Offer(note="deleted by its vendor")
+    return Offer(verb="restore" if state is services.ListingState.HIDDEN else "hide")
 
 
 @router.get("/admin")
 def dashboard_page(request: Request, admin: PageAdmin, db: DbSession) -> Response:
-    del admin  # the dependency is the check
-    summary = services.dashboard(db)
+    summary = services.dashboard(db, admin)
     return render(
         request,
         "admin/dashboard.html",
         {
             "summary": summary,
-            "roles": [role.value for role in Role],
-            "statuses": [status.value for status in AccountStatus],
-            "listing_states": [ListingStatus.ACTIVE.value, ListingStatus.PAUSED.value, "hidden", "deleted"],
+            "roles": list(Role),
+            "statuses": list(AccountStatus),
+            "listing_states": list(services.ListingState),
             "actions": summary.latest_actions,
-            "listing_titles": services.listing_titles(db, summary.latest_actions),
+            "listing_titles": services.listing_titles(db, admin, summary.latest_actions),
             "kind_labels": KIND_LABELS,
         },
     )
@@ -88,57 +101,47 @@ def dashboard_page(request: Request, admin: PageAdmin, db: DbSession) -> Respons
 def _users_page(
     request: Request,
     db: DbSession,
+    admin: User,
     *,
     q: str,
     page: int,
-    notice: str | None = None,
     error: MarketplaceError | None = None,
     failed_user_id: int | None = None,
     reason: str = "",
 ) -> Response:
-    result = services.search_accounts(db, q, page)
+    result = services.search_accounts(db, admin, q, page)
     context = {
         "q": "",  # the site-wide search box is for listings
         "account_query": q,
         "result": result,
-        "notice": notice,
-        "error_message": error.message if error else None,
+        "offers": {user.id: _account_offer(admin, user) for user in result.items},
+        "notice": notice_from(request, USER_NOTICES),
         "failed_user_id": failed_user_id,
-        "failed_field": error.field if error else None,
         "reason": reason,
     }
-    return render(request, "admin/users.html", context, status_code=error.status_code if error else 200)
+    return form_page(request, "admin/users.html", context, error)
 
 
 @router.get("/admin/users")
-def users_page(
-    request: Request,
-    *,
-    admin: PageAdmin,
-    db: DbSession,
-    q: str = "",
-    page: str = "1",
-    done: str = "",
-) -> Response:
-    del admin
-    return _users_page(request, db, q=q[:100], page=_page_number(page), notice=_USER_NOTICES.get(done))
+def users_page(request: Request, *, admin: PageAdmin, db: DbSession, q: str = "", page: str = "") -> Response:
+    return _users_page(request, db, admin, q=q[:_MAX_QUERY_LENGTH], page=parse_page(page))
 
 
 def _moderate_account(
-    request: Request, admin: PageAdmin, db: DbSession, target: str, *, suspend: bool, reason: str, q: str, page: str
+    request: Request, admin: User, db: DbSession, target: str, *, suspend: bool, reason: str, q: str, page: str
 ) -> Response:
     action = services.suspend_account if suspend else services.restore_account
-    user_id = None
+    query, page_number = q[:_MAX_QUERY_LENGTH], parse_page(page)
     try:
-        # A service raises before it writes anything, so a failure leaves nothing to undo.
-        user_id = _target_id(target)
-        action(db, admin, user_id, reason)
+        user_id = parse_id(target, "account")
     except MarketplaceError as exc:
+        return _users_page(request, db, admin, q=query, page=page_number, error=exc)
+    outcome = attempt(db, lambda: action(db, admin, user_id, reason))
+    if isinstance(outcome, MarketplaceError):
         return _users_page(
-            request, db, q=q[:100], page=_page_number(page), error=exc, failed_user_id=user_id, reason=reason
+            request, db, admin, q=query, page=page_number, error=outcome, failed_user_id=user_id, reason=reason
         )
-    done = "suspended" if suspend else "restored"
-    return _redirect("/admin/users", q=q[:100], page=_page_number(page), done=done)
+    return redirect("/admin/users", notice="suspended" if suspend else "restored", q=query, page=page_number)
 
 
 @router.post("/admin/users/{user_id}/suspend")
@@ -150,7 +153,7 @@ def suspend_account_form(
     db: DbSession,
     reason: FormText = "",
     q: FormText = "",
-    page: FormText = "1",
+    page: FormText = "",
 ) -> Response:
     return _moderate_account(request, admin, db, user_id, suspend=True, reason=reason, q=q, page=page)
 
@@ -164,28 +167,19 @@ def restore_account_form(
     db: DbSession,
     reason: FormText = "",
     q: FormText = "",
-    page: FormText = "1",
+    page: FormText = "",
 ) -> Response:
     return _moderate_account(request, admin, db, user_id, suspend=False, reason=reason, q=q, page=page)
 
 
-def _new_user_page(
-    request: Request, *, username: str = "", role: str = "", error: MarketplaceError | None = None
-) -> Response:
-    context = {
-        "username": username,
-        "role": role,
-        "roles": [r.value for r in Role],
-        "error_message": error.message if error else None,
-        "failed_field": error.field if error else None,
-    }
-    return render(request, "admin/user_new.html", context, status_code=error.status_code if error else 200)
+def _new_user_context(username: str = "", role: str = "") -> dict[str, Any]:
+    return {"username": username, "role": role, "roles": list(Role)}
 
 
 @router.get("/admin/users/new")
 def new_user_page(request: Request, admin: PageAdmin) -> Response:
-    del admin
-    return _new_user_page(request)
+    del admin  # the dependency is the check: this page reads nothing
+    return form_page(request, "admin/user_new.html", _new_user_context())
 
 
 @router.post("/admin/users/new")
@@ -198,11 +192,12 @@ def create_user_form(
     password: FormText = "",
     role: FormText = "",
 ) -> Response:
-    try:
-        user = services.create_account_as_admin(db, admin, username=username, password=password, role=role)
-    except MarketplaceError as exc:
-        return _new_user_page(request, username=username, role=role, error=exc)
-    return _redirect("/admin/users", q=user.username, done="created")
+    outcome = attempt(
+        db, lambda: services.create_account_as_admin(db, admin, username=username, password=password, role=role)
+    )
+    if isinstance(outcome, MarketplaceError):
+        return form_page(request, "admin/user_new.html", _new_user_context(username, role), outcome)
+    return redirect("/admin/users", notice="created", q=outcome.username)
 
 
 # --- listings ---------------------------------------------------------------------------------
@@ -211,65 +206,55 @@ def create_user_form(
 def _listings_page(
     request: Request,
     db: DbSession,
+    admin: User,
     *,
     hidden_only: bool,
     page: int,
-    notice: str | None = None,
     error: MarketplaceError | None = None,
     failed_listing_id: int | None = None,
     reason: str = "",
 ) -> Response:
-    result = services.all_listings(db, hidden_only=hidden_only, page=page)
+    result = services.all_listings(db, admin, hidden_only=hidden_only, page=page)
     context = {
         "result": result,
         "hidden_only": hidden_only,
         "states": {listing.id: services.listing_state(listing) for listing in result.items},
-        "notice": notice,
-        "error_message": error.message if error else None,
+        "offers": {listing.id: _listing_offer(listing) for listing in result.items},
+        "notice": notice_from(request, LISTING_NOTICES),
         "failed_listing_id": failed_listing_id,
-        "failed_field": error.field if error else None,
         "reason": reason,
     }
-    return render(request, "admin/listings.html", context, status_code=error.status_code if error else 200)
+    return form_page(request, "admin/listings.html", context, error)
 
 
 @router.get("/admin/listings")
-def listings_page(
-    request: Request, *, admin: PageAdmin, db: DbSession, hidden: str = "", page: str = "1", done: str = ""
-) -> Response:
-    del admin
-    notice = _LISTING_NOTICES.get(done)
-    return _listings_page(request, db, hidden_only=bool(hidden), page=_page_number(page), notice=notice)
+def listings_page(request: Request, *, admin: PageAdmin, db: DbSession, hidden: str = "", page: str = "") -> Response:
+    return _listings_page(request, db, admin, hidden_only=bool(hidden), page=parse_page(page))
 
 
 def _moderate_listing(
-    request: Request,
-    admin: PageAdmin,
-    db: DbSession,
-    target: str,
-    *,
-    hide: bool,
-    reason: str,
-    hidden: str,
-    page: str,
+    request: Request, admin: User, db: DbSession, target: str, *, hide: bool, reason: str, hidden: str, page: str
 ) -> Response:
     action = services.hide_listing if hide else services.restore_listing
-    listing_id = None
+    hidden_only, page_number = bool(hidden), parse_page(page)
     try:
-        listing_id = _target_id(target)
-        action(db, admin, listing_id, reason)
+        listing_id = parse_id(target, "listing")
     except MarketplaceError as exc:
+        return _listings_page(request, db, admin, hidden_only=hidden_only, page=page_number, error=exc)
+    outcome = attempt(db, lambda: action(db, admin, listing_id, reason))
+    if isinstance(outcome, MarketplaceError):
         return _listings_page(
             request,
             db,
-            hidden_only=bool(hidden),
-            page=_page_number(page),
-            error=exc,
+            admin,
+            hidden_only=hidden_only,
+            page=page_number,
+            error=outcome,
             failed_listing_id=listing_id,
             reason=reason,
         )
-    done = "hidden" if hide else "restored"
-    return _redirect("/admin/listings", hidden="1" if hidden else "", page=_page_number(page), done=done)
+    notice = "hidden" if hide else "restored"
+    return redirect("/admin/listings", notice=notice, hidden="1" if hidden_only else "", page=page_number)
 
 
 @router.post("/admin/listings/{listing_id}/hide")
@@ -281,7 +266,7 @@ def hide_listing_form(
     db: DbSession,
     reason: FormText = "",
     hidden: FormText = "",
-    page: FormText = "1",
+    page: FormText = "",
 ) -> Response:
     return _moderate_listing(request, admin, db, listing_id, hide=True, reason=reason, hidden=hidden, page=page)
 
@@ -295,7 +280,7 @@ def restore_listing_form(
     db: DbSession,
     reason: FormText = "",
     hidden: FormText = "",
-    page: FormText = "1",
+    page: FormText = "",
 ) -> Response:
     return _moderate_listing(request, admin, db, listing_id, hide=False, reason=reason, hidden=hidden, page=page)
 
@@ -304,15 +289,14 @@ def restore_listing_form(
 
 
 @router.get("/admin/actions")
-def moderation_record_page(request: Request, admin: PageAdmin, db: DbSession, page: str = "1") -> Response:
-    del admin
-    record = services.moderation_record(db, _page_number(page))
+def moderation_record_page(request: Request, admin: PageAdmin, db: DbSession, page: str = "") -> Response:
+    record = services.moderation_record(db, admin, parse_page(page))
     return render(
         request,
         "admin/actions.html",
         {
             "result": record,
-            "listing_titles": services.listing_titles(db, record.items),
+            "listing_titles": services.listing_titles(db, admin, record.items),
             "kind_labels": KIND_LABELS,
         },
     )
