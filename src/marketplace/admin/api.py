@@ -34,38 +34,38 @@ _ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-@router.post("/users/{user_id}/suspend", responses=_ERRORS)
+@router.post("/users/{user_id}/suspend", responses=_ERRORS, summary="Suspend an account")
 def suspend_account(user_id: UserId, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> AccountSummaryOut:
     """Suspend an account: it is signed out everywhere and its API tokens stop working."""
     return AccountSummaryOut.of(services.suspend_account(db, admin, user_id, body.reason))
 
 
-@router.post("/users/{user_id}/restore", responses=_ERRORS)
+@router.post("/users/{user_id}/restore", responses=_ERRORS, summary="Restore a suspended account")
 def restore_account(user_id: UserId, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> AccountSummaryOut:
     """Make a suspended account active again."""
     return AccountSummaryOut.of(services.restore_account(db, admin, user_id, body.reason))
 
 
-@router.post("/users", status_code=201, responses=_ERRORS)
+@router.post("/users", status_code=201, responses=_ERRORS, summary="Create an account of any role")
 def create_account(body: NewAccountIn, admin: ApiAdmin, db: DbSession) -> AccountSummaryOut:
     """Create an account of any role: buyer, vendor, arbiter or admin."""
     user = services.create_account_as_admin(db, admin, username=body.username, password=body.password, role=body.role)
     return AccountSummaryOut.of(user)
 
 
-@router.post("/listings/{listing_id}/hide", responses=_ERRORS)
+@router.post("/listings/{listing_id}/hide", responses=_ERRORS, summary="Hide a listing")
 def hide_listing(listing_id: ListingId, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> ListingSummaryOut:
     """Hide a listing from everyone but its vendor and admins."""
     return ListingSummaryOut.of(services.hide_listing(db, admin, listing_id, body.reason))
 
 
-@router.post("/listings/{listing_id}/restore", responses=_ERRORS)
+@router.post("/listings/{listing_id}/restore", responses=_ERRORS, summary="Show a hidden listing again")
 def restore_listing(listing_id: ListingId, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> ListingSummaryOut:
     """Show a hidden listing again."""
     return ListingSummaryOut.of(services.restore_listing(db, admin, listing_id, body.reason))
 
 
-@router.get("/actions", responses=_ERRORS)
+@router.get("/actions", responses=_ERRORS, summary="The moderation record")
 def moderation_record(
     admin: ApiAdmin, db: DbSession, page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1
 ) -> ModerationRecordOut:

@@ -4,28 +4,40 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
-from marketplace.accounts.models import User
+from marketplace.accounts.models import Role, User
+from marketplace.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from marketplace.accounts.services import USERNAME_PATTERN
 from marketplace.admin.models import ModerationAction
-from marketplace.admin.services import listing_state
+from marketplace.admin.services import MAX_REASON_LENGTH, listing_state
+from marketplace.api_schema import enforced
 from marketplace.listings.models import Listing
 
 
 class ReasonIn(BaseModel):
-    """Why the action is taken; 1 to 1000 characters, checked by the service (field ``reason``)."""
+    """Why the action is taken, checked by the service (field ``reason``)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str
+    reason: str = Field(
+        description=f"Why: 1 to {MAX_REASON_LENGTH} characters after trimming; it goes on the moderation record.",
+        json_schema_extra=enforced(min_length=1, max_length=MAX_REASON_LENGTH),
+    )
 
 
 class NewAccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str
-    password: str
-    role: str
+    username: str = Field(
+        description="3 to 32 letters, digits, '.', '-' or '_'; unique regardless of case.",
+        json_schema_extra=enforced(pattern=USERNAME_PATTERN.pattern, min_length=3, max_length=32),
+    )
+    password: str = Field(
+        description=f"{MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters, not a common password.",
+        json_schema_extra=enforced(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH),
+    )
+    role: Role = Field(description="buyer, vendor, arbiter or admin.")
 
 
 class AccountSummaryOut(BaseModel):
