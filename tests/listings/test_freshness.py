@@ -268,6 +268,9 @@ def test_orders_for_different_listings_wait_for_each_other_only_on_sqlite(
     run = interleave(
         {"a": partial(_reserving, database, first), "b": partial(_reserving, database, second)},
         ["a:reserved", "b:committed", "a:committed"],
+        # "Not blocked" must not depend on a busy machine: a step may take up to 2 s before it
+        # counts as waiting (under SQLite's 5 s busy timeout, so b still waits for a there).
+        block_after_s=2.0,
         timeout_s=TIMEOUT_S,
     )
 
