@@ -1,7 +1,8 @@
-"""Fixtures for the listings tests: signed-in vendors and buyers, listings and test images.
+"""Listings-specific test helpers: vendors and buyers on their own clients, listings made through
+the API, stored images and test image bytes.
 
-Sign-ins are created directly (a web session and an API token for the account) so that these
-tests depend only on the listings domain; the sign-in pages have their own tests.
+Accounts and sign-ins come from the shared fixtures (``sign_up`` in ``tests/conftest.py``, over
+``tests.support.factories``).
 """
 
 from __future__ import annotations
@@ -9,53 +10,18 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
 
-from marketplace.accounts.auth import SESSION_COOKIE
-from marketplace.accounts.models import Role, User
-from marketplace.accounts.sessions import issue_api_token, start_web_session
+from marketplace.accounts.models import Role
 from marketplace.db.engine import Database
-from marketplace.settings import Settings
-from tests.support.client import SiteClient
+from marketplace.listings.models import ListingImage
+from tests.support.factories import Person
 
 _titles = itertools.count(1)
-
-
-@dataclass
-class Person:
-    """An account and the browser (session cookie) and API client (bearer token) it uses."""
-
-    user: User
-    client: SiteClient
-
-    @property
-    def username(self) -> str:
-        return self.user.username
-
-
-@pytest.fixture
-def sign_up(
-    database: Database, settings: Settings, make_user: Callable[..., User], make_client: Callable[[], SiteClient]
-) -> Callable[..., Person]:
-    """Make an account of ``role``, signed in on its own client, with an API token attached."""
-
-    def make(role: Role | str = Role.VENDOR, username: str | None = None) -> Person:
-        user = make_user(role=role, username=username)
-        with database.session() as session:
-            attached = session.get(User, user.id)
-            assert attached is not None
-            cookie = start_web_session(session, attached, settings, client_address=None, user_agent="pytest")
-            token = issue_api_token(session, attached, "tests")
-        site = make_client()
-        site.cookies.set(SESSION_COOKIE, cookie)
-        site.use_token(token)
-        return Person(user=user, client=site)
-
-    return make
 
 
 @pytest.fixture
@@ -127,3 +93,22 @@ def open_image(content: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(content))
     image.load()
     return image
+
+
+def store_images(database: Database, listing_id: int, count: int) -> None:
+    """Give a listing ``count`` more images directly (tiny placeholder bytes), as if uploaded earlier."""
+    with database.session() as session:
+        last = session.scalar(select(func.count()).where(ListingImage.listing_id == listing_id)) or 0
+        session.add_all(
+            ListingImage(
+                listing_id=listing_id,
+                position=last + n,
+                content_type="image/jpeg",
+                width=4,
+                height=3,
+                sha256=f"{n:064x}",
+                data=image_bytes((4, 3)),
+                thumbnail=image_bytes((4, 3)),
+            )
+            for n in range(count)
+        )

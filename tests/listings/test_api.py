@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from marketplace.monero.amounts import MAX_PRICE_ATOMIC
-from tests.listings.conftest import Person, listing_body
+from tests.listings.conftest import listing_body
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
+from tests.support.factories import Person
 
 
 def test_vendor_creates_a_listing_and_anyone_reads_it(
@@ -54,13 +56,8 @@ def test_vendor_creates_a_listing_and_anyone_reads_it(
 
 
 def test_creating_needs_a_token_and_a_vendor_account(client: SiteClient, buyer: Person) -> None:
-    anonymous = client.post("/api/v1/listings", json=listing_body())
-    assert anonymous.status_code == 401
-    assert anonymous.json()["error"] == "not_authenticated"
-
-    as_buyer = buyer.client.post("/api/v1/listings", json=listing_body())
-    assert as_buyer.status_code == 403
-    assert as_buyer.json()["error"] == "forbidden"
+    assert_api_error(client.post("/api/v1/listings", json=listing_body()), 401, "not_authenticated")
+    assert_api_error(buyer.client.post("/api/v1/listings", json=listing_body()), 403, "forbidden")
     assert client.get("/api/v1/listings").json()["total"] == 0
 
 
@@ -97,20 +94,14 @@ def test_bad_fields_are_refused_by_name_and_nothing_is_created(
     vendor: Person, client: SiteClient, overrides: dict[str, Any], field: str
 ) -> None:
     response = vendor.client.post("/api/v1/listings", json=listing_body(**overrides))
-    assert response.status_code == 422, response.text
-    body = response.json()
-    assert body["error"] == "invalid"
-    assert body["field"] == field
-    assert body["message"]
+    assert_api_error(response, 422, "invalid", field=field)
     assert client.get("/api/v1/listings").json()["total"] == 0
 
 
 def test_missing_fields_are_named(vendor: Person) -> None:
     body = listing_body()
     del body["price_atomic"]
-    response = vendor.client.post("/api/v1/listings", json=body)
-    assert response.status_code == 422
-    assert response.json()["field"] == "price_atomic"
+    assert_api_error(vendor.client.post("/api/v1/listings", json=body), 422, "invalid", field="price_atomic")
 
 
 def test_the_largest_sensible_price_and_stock_are_accepted(
@@ -121,8 +112,7 @@ def test_the_largest_sensible_price_and_stock_are_accepted(
     assert created["price_atomic"] == largest
     assert created["stock"] == 1_000_000
     too_much = vendor.client.post("/api/v1/listings", json=listing_body(price_atomic=largest + 1))
-    assert too_much.status_code == 422
-    assert too_much.json()["field"] == "price_atomic"
+    assert_api_error(too_much, 422, "invalid", field="price_atomic")
     assert create_listing(vendor, price_atomic=1, stock=0)["price_xmr"] == "0.000000000001"
 
 
@@ -140,7 +130,7 @@ def test_vendor_updates_pauses_resumes_and_deletes_their_listing(
 
     paused = vendor.client.patch(url, json={"status": "paused"})
     assert paused.json()["status"] == "paused"
-    assert client.get(url).status_code == 404
+    assert_api_error(client.get(url), 404, "not_found")
     assert client.get("/api/v1/listings").json()["total"] == 0
     assert vendor.client.get(url).json()["status"] == "paused"
 
@@ -150,10 +140,11 @@ def test_vendor_updates_pauses_resumes_and_deletes_their_listing(
     deleted = vendor.client.delete(url)
     assert deleted.status_code == 204
     assert deleted.content == b""
-    assert client.get(url).status_code == 404
-    assert vendor.client.get(url).status_code == 404
-    assert vendor.client.patch(url, json={"title": "Back"}).status_code == 404
-    assert vendor.client.delete(url).status_code == 404
+    assert_api_error(client.get(url), 404, "not_found")
+    assert_api_error(vendor.client.get(url), 404, "not_found")
+    assert_api_error(vendor.client.patch(url, json={"title": "Back"}), 404, "not_found")
+    assert_api_error(vendor.client.patch(url, json={"status": "active"}), 404, "not_found")
+    assert_api_error(vendor.client.delete(url), 404, "not_found")
 
 
 @pytest.mark.parametrize(
@@ -175,8 +166,7 @@ def test_bad_changes_are_refused_and_change_nothing(
     listing = create_listing(vendor)
     url = f"/api/v1/listings/{listing['id']}"
     response = vendor.client.patch(url, json={"title": "Should not stick", **patch})
-    assert response.status_code == 422
-    assert response.json()["field"] == field
+    assert_api_error(response, 422, "invalid", field=field)
     assert vendor.client.get(url).json() == listing
 
 
@@ -190,22 +180,19 @@ def test_nobody_but_the_vendor_changes_a_listing(
     listing = create_listing(vendor)
     url = f"/api/v1/listings/{listing['id']}"
     for person in (other_vendor, buyer):
-        assert person.client.patch(url, json={"title": "Mine now"}).status_code == 403
-        assert person.client.delete(url).status_code == 403
-        assert person.client.patch(url, json={"status": "paused"}).json()["error"] == "forbidden"
-    assert client.patch(url, json={"title": "Anonymous"}).status_code == 401
-    assert client.delete(url).status_code == 401
+        assert_api_error(person.client.patch(url, json={"title": "Mine now"}), 403, "forbidden")
+        assert_api_error(person.client.delete(url), 403, "forbidden")
+        assert_api_error(person.client.patch(url, json={"status": "paused"}), 403, "forbidden")
+    assert_api_error(client.patch(url, json={"title": "Anonymous"}), 401, "not_authenticated")
+    assert_api_error(client.delete(url), 401, "not_authenticated")
     assert client.get(url).json() == listing
 
 
 def test_unknown_and_impossible_ids(vendor: Person, client: SiteClient) -> None:
-    assert client.get("/api/v1/listings/999999").status_code == 404
-    assert client.get("/api/v1/listings/999999").json()["error"] == "not_found"
-    assert vendor.client.patch("/api/v1/listings/999999", json={"title": "x"}).status_code == 404
+    assert_api_error(client.get("/api/v1/listings/999999"), 404, "not_found")
+    assert_api_error(vendor.client.patch("/api/v1/listings/999999", json={"title": "x"}), 404, "not_found")
     for impossible in ("abc", "0", "-1", "99999999999999999999999"):
-        response = client.get(f"/api/v1/listings/{impossible}")
-        assert response.status_code == 422
-        assert response.json()["field"] == "listing_id"
+        assert_api_error(client.get(f"/api/v1/listings/{impossible}"), 422, "invalid", field="listing_id")
 
 
 def test_list_paginates_sorts_and_filters(
@@ -242,9 +229,7 @@ def test_list_paginates_sorts_and_filters(
         ({"sort": "cheapest"}, "sort"),
         ({"category": "weapons"}, "category"),
     ):
-        response = client.get("/api/v1/listings", params=params)
-        assert response.status_code == 422, params
-        assert response.json()["field"] == field
+        assert_api_error(client.get("/api/v1/listings", params=params), 422, "invalid", field=field)
 
 
 def test_list_items_have_the_documented_fields(

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from marketplace.settings import Settings
-from tests.listings.conftest import Person, image_bytes, jpeg_with_gps, open_image
+from tests.listings.conftest import image_bytes, jpeg_with_gps, open_image
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
+from tests.support.factories import Person
 
 
 def _upload(person: Person, listing_id: int, content: bytes, name: str = "photo.jpg") -> Any:
@@ -133,10 +135,7 @@ def test_bad_uploads_are_refused_and_nothing_is_saved(
     before = client.get(f"/api/v1/listings/{listing['id']}").json()
 
     response = _upload(vendor, listing["id"], content, name="holiday.jpg")
-    assert response.status_code == 422
-    body = response.json()
-    assert body["field"] == "images"
-    assert message in body["message"]
+    assert_api_error(response, 422, "invalid", field="images", message=message)
     assert client.get(f"/api/v1/listings/{listing['id']}").json() == before
 
 
@@ -147,10 +146,7 @@ def test_oversized_upload_is_refused_before_decoding(
     vendor = sign_up()
     listing = create_listing(vendor)
     big = image_bytes((600, 600), fmt="PNG", color="white") + b"\0" * 4096
-    response = _upload(vendor, listing["id"], big)
-    assert response.status_code == 422
-    assert response.json()["field"] == "images"
-    assert "larger than" in response.json()["message"]
+    assert_api_error(_upload(vendor, listing["id"], big), 422, "invalid", field="images", message="larger than")
     assert vendor.client.get(f"/api/v1/listings/{listing['id']}").json()["images"] == []
 
 
@@ -161,8 +157,7 @@ def test_pixel_limit_applies_to_real_images(
     vendor = sign_up()
     listing = create_listing(vendor)
     response = _upload(vendor, listing["id"], image_bytes((1, 10_001), fmt="PNG"))
-    assert response.status_code == 422
-    assert "1×10001 pixels" in response.json()["message"]
+    assert_api_error(response, 422, "invalid", field="images", message="1×10001 pixels")
     assert _upload(vendor, listing["id"], image_bytes((1, 10_000), fmt="PNG")).status_code == 201
 
 
@@ -172,9 +167,7 @@ def test_a_ninth_image_is_refused(
     listing = create_listing(vendor)
     ids = [_upload(vendor, listing["id"], image_bytes((40, 30), color=f"#0000{n:02x}")).json()["id"] for n in range(8)]
     ninth = _upload(vendor, listing["id"], image_bytes((40, 30)))
-    assert ninth.status_code == 422
-    assert ninth.json()["field"] == "images"
-    assert "at most 8 images" in ninth.json()["message"]
+    assert_api_error(ninth, 422, "invalid", field="images", message="at most 8 images")
     assert [image["id"] for image in client.get(f"/api/v1/listings/{listing['id']}").json()["images"]] == ids
 
 
@@ -187,10 +180,10 @@ def test_removing_an_image_keeps_the_others_in_order(
     listing = create_listing(vendor)
     ids = [_upload(vendor, listing["id"], image_bytes((40, 30))).json()["id"] for _ in range(3)]
     url = f"/api/v1/listings/{listing['id']}/images/{ids[1]}"
-    assert other_vendor.client.delete(url).status_code == 403
-    assert client.delete(url).status_code == 401
+    assert_api_error(other_vendor.client.delete(url), 403, "forbidden")
+    assert_api_error(client.delete(url), 401, "not_authenticated")
     assert vendor.client.delete(url).status_code == 204
-    assert vendor.client.delete(url).status_code == 404
+    assert_api_error(vendor.client.delete(url), 404, "not_found", message="no such image")
     assert [image["id"] for image in client.get(f"/api/v1/listings/{listing['id']}").json()["images"]] == [
         ids[0],
         ids[2],
@@ -208,12 +201,11 @@ def test_only_the_vendor_adds_images(
     vendor: Person, other_vendor: Person, buyer: Person, create_listing: Callable[..., dict[str, Any]]
 ) -> None:
     listing = create_listing(vendor)
-    assert _upload(other_vendor, listing["id"], image_bytes()).status_code == 403
-    assert _upload(buyer, listing["id"], image_bytes()).status_code == 403
-    assert _upload(vendor, 999_999, image_bytes()).status_code == 404
+    assert_api_error(_upload(other_vendor, listing["id"], image_bytes()), 403, "forbidden")
+    assert_api_error(_upload(buyer, listing["id"], image_bytes()), 403, "forbidden")
+    assert_api_error(_upload(vendor, 999_999, image_bytes()), 404, "not_found")
     missing_file = vendor.client.post(f"/api/v1/listings/{listing['id']}/images", data={"x": "y"})
-    assert missing_file.status_code == 422
-    assert missing_file.json()["field"] == "file"
+    assert_api_error(missing_file, 422, "invalid", field="file")
     assert vendor.client.get(f"/api/v1/listings/{listing['id']}").json()["images"] == []
 
 

@@ -11,8 +11,10 @@ from sqlalchemy import update
 
 from marketplace.accounts.models import User
 from marketplace.db.engine import Database
-from tests.listings.conftest import Person, image_bytes, jpeg_with_gps, open_image
+from tests.listings.conftest import image_bytes, jpeg_with_gps, open_image, store_images
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
+from tests.support.factories import Person
 
 FORM = {
     "title": "Handmade mug",
@@ -311,4 +313,57 @@ def test_an_admin_can_look_at_a_hidden_listing(
     assert "Hidden by a moderator" in page.text
     assert f"/listings/{listing['id']}/edit" not in page.text  # an admin moderates, but does not edit
     assert client.get(f"/listings/{listing['id']}").status_code == 404
-    assert admin.client.patch(f"/api/v1/listings/{listing['id']}", json={"title": "x"}).status_code == 403
+    assert_api_error(admin.client.patch(f"/api/v1/listings/{listing['id']}", json={"title": "x"}), 403, "forbidden")
+
+
+def test_a_refused_image_removal_leaves_the_listing_unchanged(
+    vendor: Person, client: SiteClient, database: Database, create_listing: Callable[..., dict[str, Any]]
+) -> None:
+    # remove_image writes its guard (the listing's updated_at) before the image's DELETE finds
+    # nothing; the page shows the form again, and the refusal must take that write back.
+    listing = create_listing(vendor, title="Keeps its date")
+    other = create_listing(vendor, title="Holds the image")
+    store_images(database, other["id"], 1)
+    image = vendor.client.get(f"/api/v1/listings/{other['id']}").json()["images"][0]["id"]
+    before = client.get(f"/api/v1/listings/{listing['id']}").json()
+    edit = f"/listings/{listing['id']}/edit"
+
+    response = vendor.client.submit(edit, f"/listings/{listing['id']}/images/{image}/delete", {})
+
+    assert response.status_code == 404
+    assert "This listing has no such image." in response.text
+    assert 'value="Keeps its date"' in response.text  # the edit form again
+    assert client.get(f"/api/v1/listings/{listing['id']}").json() == before
+    assert len(client.get(f"/api/v1/listings/{other['id']}").json()["images"]) == 1
+
+
+def test_an_edit_with_too_many_images_changes_nothing(
+    vendor: Person, client: SiteClient, database: Database, create_listing: Callable[..., dict[str, Any]]
+) -> None:
+    listing = create_listing(vendor, title="Seven pictures")
+    store_images(database, listing["id"], 7)
+    before = client.get(f"/api/v1/listings/{listing['id']}").json()
+    edit = f"/listings/{listing['id']}/edit"
+    files = [("images", (f"{n}.png", image_bytes((30, 30), fmt="PNG"), "image/png")) for n in range(2)]
+
+    response = vendor.client.submit(edit, edit, {**FORM, "title": "Renamed"}, files=files)
+
+    assert response.status_code == 422
+    assert "it has 7, so you can add 1 more" in response.text
+    assert 'value="Renamed"' in response.text
+    assert client.get(f"/api/v1/listings/{listing['id']}").json() == before
+
+
+def test_pausing_a_listing_deleted_in_another_tab_says_so(
+    vendor: Person, client: SiteClient, create_listing: Callable[..., dict[str, Any]]
+) -> None:
+    listing = create_listing(vendor, title="Gone meanwhile")
+    sell_form = vendor.client.csrf_token("/sell")
+    assert vendor.client.delete(f"/api/v1/listings/{listing['id']}").status_code == 204
+
+    response = vendor.client.post(f"/listings/{listing['id']}/pause", data={"csrf_token": sell_form})
+
+    assert response.status_code == 404
+    assert "There is no such listing." in response.text
+    assert "My listings" in response.text
+    assert_api_error(client.get(f"/api/v1/listings/{listing['id']}"), 404, "not_found")

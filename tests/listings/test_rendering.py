@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.listings.conftest import Person
 from tests.support.client import SiteClient
+from tests.support.factories import Person
 
 
 class _ElementCollector(HTMLParser):

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import CursorResult, Select, Update
+from sqlalchemy import CursorResult, Delete, Select, Update
 from sqlalchemy.engine import Result
 from sqlalchemy.orm import Session
 
@@ -37,9 +37,9 @@ from marketplace.errors import MarketplaceError
 
 
 def compare_and_set(
-    db: Session, statement: Update, *, refused: Callable[[], Exception], expected_rows: int = 1
+    db: Session, statement: Update | Delete, *, refused: Callable[[], Exception], expected_rows: int = 1
 ) -> None:
-    """Run the conditional UPDATE ``statement``; raise ``refused()`` unless it changed ``expected_rows`` rows.
+    """Run the conditional UPDATE or DELETE ``statement``; raise ``refused()`` unless it hit ``expected_rows`` rows.
 
     ``statement`` must carry the expected state in its WHERE clause. ORM objects already loaded
     in ``db`` are not updated in memory (``synchronize_session=False``): refresh what you show.

@@ -12,10 +12,10 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, File, Path, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 from starlette.responses import Response
 
 from marketplace.accounts.auth import ApiUser, OptionalApiUser
+from marketplace.db.base import MAX_ID
 from marketplace.db.engine import Database
 from marketplace.errors import InvalidInput
 from marketplace.listings import services
@@ -31,42 +31,27 @@ from marketplace.listings.schemas import (
     listing_out,
     page_json,
 )
-from marketplace.settings import Settings
-from marketplace.web.dependencies import DbSession, runtime_of, settings_of
+from marketplace.web.dependencies import CatalogDep, DatabaseDep, DbSession, SettingsDep
 
 router = APIRouter(tags=["listings"])
 
-# Ids are 32-bit integers in the database; a larger number is not an id at all.
-MAX_ID = 2_147_483_647
 MAX_API_PAGE_SIZE = 100
 ListingId = Annotated[int, Path(ge=1, le=MAX_ID, description="The listing's id.")]
 ImageId = Annotated[int, Path(ge=1, le=MAX_ID, description="The image's id.")]
 
 
-def _settings(request: Request) -> Settings:
-    return settings_of(request)
-
-
 @router.post("/listings", status_code=201, response_model=ListingOut, summary="Create a listing (vendors)")
-def create_listing(body: ListingCreate, vendor: ApiUser, db: DbSession, request: Request) -> ListingOut:
-    listing = services.create_listing(
-        db,
-        vendor,
-        title=body.title,
-        description=body.description,
-        description_format=body.description_format,
-        price_atomic=body.price_atomic,
-        stock=body.stock,
-        category=body.category,
-        settings=_settings(request),
-    )
+def create_listing(body: ListingCreate, vendor: ApiUser, db: DbSession, settings: SettingsDep) -> ListingOut:
+    listing = services.create_listing(db, vendor, services.ListingFields(**body.model_dump()), settings=settings)
     return listing_out(listing)
 
 
 @router.get("/listings", response_model=ListingPageOut, summary="Browse and search visible listings")
 async def list_listings(
     *,
-    request: Request,
+    catalog: CatalogDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
     q: Annotated[str | None, Query(description="Text to find in titles and descriptions.")] = None,
     category: Annotated[str | None, Query(description="A category key.")] = None,
     sort: SortOrder = SortOrder.NEWEST,
@@ -78,14 +63,13 @@ async def list_listings(
     # done on the event loop. Only a miss goes to the thread pool to query the database.
     if category:
         services.check_category(category)
-    key = (q, category or None, sort, page, page_size or _settings(request).listings_page_size)
-    catalog = runtime_of(request).catalog
+    key = (q, category or None, sort, page, page_size or settings.listings_page_size)
     reader = catalog.version
     version = reader.read() if reader.is_local else await run_in_threadpool(reader.read)
     cache = catalog.json_bodies
     body = cache.get(key, version)
     if body is None:
-        body = await run_in_threadpool(_listing_page_json, runtime_of(request).database, key)
+        body = await run_in_threadpool(_listing_page_json, database, key)
         cache.put(key, version, body)
     # Returned as bytes, so FastAPI does not validate it again: the model documents the shape.
     return Response(body, media_type="application/json")
@@ -105,24 +89,13 @@ def get_listing(listing_id: ListingId, db: DbSession, viewer: OptionalApiUser) -
 
 @router.patch("/listings/{listing_id}", response_model=ListingOut, summary="Change a listing (its vendor)")
 def patch_listing(
-    listing_id: ListingId, body: ListingPatch, actor: ApiUser, db: DbSession, request: Request
+    listing_id: ListingId, body: ListingPatch, actor: ApiUser, db: DbSession, settings: SettingsDep
 ) -> ListingOut:
     for name in body.model_fields_set:
         if getattr(body, name) is None:
             raise InvalidInput(f"{name} cannot be null; leave it out to keep the current value.", field=name)
-    listing = services.update_listing(
-        db,
-        actor,
-        listing_id,
-        title=body.title,
-        description=body.description,
-        description_format=body.description_format,
-        price_atomic=body.price_atomic,
-        stock=body.stock,
-        category=body.category,
-        status=body.status,
-        settings=_settings(request),
-    )
+    fields = services.ListingFields(**body.model_dump(exclude={"status"}))
+    listing = services.update_listing(db, actor, listing_id, fields, status=body.status, settings=settings)
     return listing_out(listing)
 
 
@@ -145,9 +118,8 @@ def add_image(
     file: Annotated[UploadFile, File(description="A JPEG, PNG, WebP or GIF image.")],
     actor: ApiUser,
     db: DbSession,
-    request: Request,
+    settings: SettingsDep,
 ) -> ImageOut:
-    settings = _settings(request)
     # One byte more than allowed is enough to know it is too large.
     content = file.file.read(settings.image_max_bytes + 1)
     upload = services.Upload(filename=file.filename or "", content=content)

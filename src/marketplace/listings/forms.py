@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from starlette.datastructures import FormData, UploadFile
 
 from marketplace.errors import InvalidInput
-from marketplace.listings.models import DescriptionFormat
-from marketplace.listings.services import STOCK_MAX, Upload
-from marketplace.monero.amounts import parse_xmr
+from marketplace.listings.models import DescriptionFormat, Listing
+from marketplace.listings.services import STOCK_MAX, ListingFields, Upload
+from marketplace.monero.amounts import format_xmr, parse_xmr
+from marketplace.web.pages import form_text
 
 _MAX_NUMBER_TEXT = 32
-
-
-def form_text(form: FormData, name: str) -> str:
-    """A text field's value; a file sent where text belongs counts as empty."""
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
 
 
 @dataclass
@@ -30,7 +25,6 @@ class ListingForm:
     price: str = ""
     stock: str = "1"
     category: str = ""
-    errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_form(cls, form: FormData) -> ListingForm:
@@ -41,6 +35,29 @@ class ListingForm:
             price=form_text(form, "price"),
             stock=form_text(form, "stock"),
             category=form_text(form, "category"),
+        )
+
+    @classmethod
+    def of(cls, listing: Listing) -> ListingForm:
+        """The form filled with what ``listing`` holds now."""
+        return cls(
+            title=listing.title,
+            description=listing.description,
+            description_format=listing.description_format,
+            price=format_xmr(listing.price_atomic),
+            stock=str(listing.stock),
+            category=listing.category,
+        )
+
+    def fields(self) -> ListingFields:
+        """The typed fields for the services; raises ``InvalidInput`` (``price`` or ``stock``) for bad numbers."""
+        return ListingFields(
+            title=self.title,
+            description=self.description,
+            description_format=self.description_format,
+            price_atomic=self.price_atomic(),
+            stock=self.stock_count(),
+            category=self.category,
         )
 
     def price_atomic(self) -> int:

@@ -55,13 +55,18 @@ class Listing(Base):
     )
     # Money is integer piconero (1 XMR = 10**12) everywhere; never a float.
     price_atomic: Mapped[int] = mapped_column(BigInteger)
+    # Units for sale now. Orders move it (``listings/stock.py``) without touching ``updated_at``;
+    # browse cards show only whether it is above zero (see ``CatalogVersion``).
     stock: Mapped[int] = mapped_column()
     category: Mapped[str] = mapped_column(String(32))
     status: Mapped[ListingStatus] = mapped_column(enum_column(ListingStatus, 16), default=ListingStatus.ACTIVE)
     # Set by an admin; a hidden listing is shown to nobody but its vendor and admins.
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # The vendor's last change, set by the services on every edit. No ``onupdate``: it would add
+    # updated_at to every UPDATE, a stock move by an order included, and so fire the catalog
+    # trigger (migration 0003) on every order.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     vendor: Mapped[User] = relationship(lazy="joined")
     images: Mapped[list[ListingImage]] = relationship(
@@ -98,10 +103,14 @@ class ListingImage(Base):
 class CatalogVersion(Base):
     """One row whose ``version`` grows with every change that can alter what browsing shows.
 
-    Database triggers (migration 0002) bump it on any insert, update or delete of listings and
-    listing images and on any change of an account's status, in the writing transaction itself,
-    so no code path can forget. Readers compare it to decide whether a remembered page of
-    results is still exactly what the database holds (``listings/catalog_cache.py``).
+    Database triggers bump it in the writing transaction itself, so no code path can forget: on
+    any insert or delete of listings, any change of listing images and of an account's status
+    (migration 0002), and on an update of a listing that changes what a card or a browse query
+    uses — any column but ``stock`` — or that moves ``stock`` across zero (migration 0003).
+    A stock move that stays above zero (an order for one of five units) leaves it alone, so
+    orders neither empty every remembered page nor queue behind each other on this one row.
+    Readers compare it to decide whether a remembered page of results is still exactly what the
+    database holds (``listings/catalog_cache.py``).
     """
 
     __tablename__ = "catalog_version"

@@ -24,11 +24,10 @@ from sqlalchemy.orm import Session
 from marketplace.accounts.models import AccountStatus, Role, User
 from marketplace.listings.catalog_cache import CatalogCache, catalog_version
 from marketplace.listings.models import Listing, ListingImage, ListingStatus
+from marketplace.pagination import MAX_PAGE, Page, page_offset
 
 MAX_QUERY_LENGTH = 200
 _LIKE_ESCAPE = "\\"
-# Far beyond any real catalogue; keeps OFFSET inside every database's integer range.
-MAX_PAGE = 1_000_000
 
 
 class SortOrder(StrEnum):
@@ -48,12 +47,17 @@ SORT_LABELS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class ListingCard:
-    """What a listing card (browse page, vendor page, API list) shows; no description, no bytes."""
+    """What a listing card (browse page, vendor page, API list) shows; no description, no bytes.
+
+    Availability only (``in_stock``), never the exact stock: cards are remembered per catalog
+    version, and the version moves only when stock crosses zero (migration 0003), so an order
+    that takes one of five units leaves every remembered page exact.
+    """
 
     id: int
     title: str
     price_atomic: int
-    stock: int
+    in_stock: bool
     category: str
     status: str
     hidden: bool
@@ -62,30 +66,6 @@ class ListingCard:
     first_image_id: int | None
     created_at: datetime
     updated_at: datetime
-
-
-@dataclass(frozen=True)
-class ListingPage:
-    items: list[ListingCard]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def page_count(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.page_count
-
-    @property
-    def out_of_range(self) -> bool:
-        return self.page > self.page_count
 
 
 def clean_search_term(q: str | None) -> str:
@@ -165,7 +145,7 @@ def _card_columns() -> Select[Any]:
         Listing.id,
         Listing.title,
         Listing.price_atomic,
-        Listing.stock,
+        (Listing.stock > 0).label("in_stock"),
         Listing.category,
         Listing.status,
         # A flag, not the timestamp: one datetime fewer to parse per row.
@@ -183,7 +163,7 @@ def _card(row: Any) -> ListingCard:
         id=row.id,
         title=row.title,
         price_atomic=row.price_atomic,
-        stock=row.stock,
+        in_stock=bool(row.in_stock),
         category=row.category,
         status=row.status,
         hidden=bool(row.hidden),
@@ -204,8 +184,8 @@ def browse_listings(
     page: int = 1,
     page_size: int,
     vendor_id: int | None = None,
-    cache: CatalogCache[ListingPage] | None = None,
-) -> ListingPage:
+    cache: CatalogCache[Page[ListingCard]] | None = None,
+) -> Page[ListingCard]:
     """One page of publicly visible listings matching the filters.
 
     ``page`` beyond the last page gives an empty page (and the true total), never an error.
@@ -234,7 +214,7 @@ class _PageQuery:
     vendor_id: int | None
 
 
-def _query_page(db: Session, query: _PageQuery) -> ListingPage:
+def _query_page(db: Session, query: _PageQuery) -> Page[ListingCard]:
     count, rows = _browse_statements(
         db.get_bind().dialect.name,
         query.sort,
@@ -250,21 +230,30 @@ def _query_page(db: Session, query: _PageQuery) -> ListingPage:
     if query.vendor_id is not None:
         params["vendor_id"] = query.vendor_id
     total = int(db.scalar(count, params) or 0)
-    offset = (query.page - 1) * query.page_size
+    offset = page_offset(query.page, query.page_size)
     items: list[ListingCard] = []
     if offset < total:
         items = [_card(row) for row in db.execute(rows.limit(query.page_size).offset(offset), params)]
-    return ListingPage(items=items, total=total, page=query.page, page_size=query.page_size)
+    return Page(items=items, total=total, page=query.page, page_size=query.page_size)
 
 
-def vendor_own_listings(db: Session, vendor_id: int) -> list[ListingCard]:
+@dataclass(frozen=True)
+class OwnListing:
+    """A row of the vendor's own list (/sell): the card and the exact stock (read live, never remembered)."""
+
+    card: ListingCard
+    stock: int
+
+
+def vendor_own_listings(db: Session, vendor_id: int) -> list[OwnListing]:
     """Every listing of a vendor but the deleted ones, newest first (their /sell page)."""
     rows = db.execute(
         _card_columns()
+        .add_columns(Listing.stock)
         .where(Listing.vendor_id == vendor_id, Listing.status != ListingStatus.DELETED.value)
         .order_by(Listing.created_at.desc(), Listing.id.desc())
     )
-    return [_card(row) for row in rows]
+    return [OwnListing(card=_card(row), stock=row.stock) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from marketplace.listings.models import Listing, ListingImage
-from marketplace.listings.queries import ListingCard, ListingPage
+from marketplace.listings.queries import ListingCard
 from marketplace.listings.rendering import render_description
 from marketplace.monero.amounts import format_xmr
+from marketplace.pagination import Page
 
 DescriptionFormatName = Literal["plain", "markdown"]
 
@@ -67,7 +68,7 @@ class ListingOut(BaseModel):
     description_html: str = Field(description="The description as sanitized HTML.")
     price_atomic: int
     price_xmr: str = Field(description="The price in XMR as exact decimal text.")
-    stock: int
+    stock: int = Field(description="Units available now (read live on every request).")
     category: str
     status: str
     hidden: bool = Field(description="Hidden by a moderator (only its vendor and admins see it then).")
@@ -78,13 +79,13 @@ class ListingOut(BaseModel):
 
 
 class ListingCardOut(BaseModel):
-    """A listing in a list: no description, and only its first image."""
+    """A listing in a list: no description, only its first image, and availability instead of the exact stock."""
 
     id: int
     title: str
     price_atomic: int
     price_xmr: str
-    stock: int
+    in_stock: bool = Field(description="At least one unit available; the exact stock is on GET /listings/{id}.")
     category: str
     status: str
     vendor: VendorOut
@@ -152,7 +153,7 @@ def summary_json(card: ListingCard) -> dict[str, Any]:
         "title": card.title,
         "price_atomic": card.price_atomic,
         "price_xmr": format_xmr(card.price_atomic),
-        "stock": card.stock,
+        "in_stock": card.in_stock,
         "category": card.category,
         "status": card.status,
         "vendor": {"id": card.vendor_id, "username": card.vendor_username},
@@ -163,7 +164,7 @@ def summary_json(card: ListingCard) -> dict[str, Any]:
     }
 
 
-def page_json(page: ListingPage) -> dict[str, Any]:
+def page_json(page: Page[ListingCard]) -> dict[str, Any]:
     """A ``ListingPageOut`` as plain JSON data."""
     return {
         "items": [summary_json(card) for card in page.items],

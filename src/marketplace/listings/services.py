@@ -3,20 +3,37 @@
 Only the listing's vendor (an active vendor account) writes it: anyone else signed in gets
 ``Forbidden``; an unknown or deleted listing is ``NotFound``. Every invalid field raises
 ``InvalidInput`` naming the field, before anything is changed. Text is stored as given (only the
-title is trimmed) and escaped on output. Services never commit: the request's transaction does.
+title is trimmed) and escaped on output. Services never commit: the request's transaction does,
+and a refusal rolls it back (pages through ``web.pages.attempt``), so a service may have written
+before it refuses.
+
+Every change that depends on the listing's current state is guarded in the database itself
+(``marketplace.db.writes``), never by a check in Python followed by a write:
+
+- edits, pause/resume/delete and image removal are one conditional UPDATE (``compare_and_set``)
+  whose WHERE names the vendor and "not deleted": a listing deleted meanwhile is never written
+  into or brought back; the refusal (``NotFound``, ``Forbidden``, ``Conflict``) is read afterwards;
+- adding images counts the images under the listing's write lock (``select_for_update``), taken
+  only after the uploads are decoded and re-encoded, so no lock is held while pixels are processed.
+
+``updated_at`` is the time of the vendor's last change, set here on every edit; stock moves made
+by orders (``listings/stock.py``) leave it alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select, update
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import AccountStatus, Role, User
 from marketplace.db.base import utcnow
-from marketplace.errors import Forbidden, InvalidInput, NotFound
+from marketplace.db.writes import compare_and_set, select_for_update
+from marketplace.errors import Conflict, Forbidden, InvalidInput, MarketplaceError, NotFound
 from marketplace.listings.images import ProcessedImage, process_upload
 from marketplace.listings.models import CATEGORIES, DescriptionFormat, Listing, ListingImage, ListingStatus
 from marketplace.monero.amounts import check_price_atomic
@@ -100,24 +117,109 @@ def check_price(value: int) -> int:
     return check_price_atomic(value, field="price_atomic")
 
 
+_CHECKS: dict[str, Any] = {
+    "title": check_title,
+    "description": check_description,
+    "description_format": check_description_format,
+    "price_atomic": check_price,
+    "stock": check_stock,
+    "category": check_category,
+}
+
+
+@dataclass(frozen=True)
+class ListingFields:
+    """What a vendor writes about a listing, as the API or the form gave it; None is "not given".
+
+    On a change, a field not given keeps its value; a new listing needs every field but the
+    description format (plain by default).
+    """
+
+    title: str | None = None
+    description: str | None = None
+    description_format: str | None = None
+    price_atomic: int | None = None
+    stock: int | None = None
+    category: str | None = None
+
+    def checked(self) -> dict[str, Any]:
+        """The given fields, validated, by column name; raises ``InvalidInput`` naming the first bad one."""
+        return {name: _CHECKS[name](value) for name, value in asdict(self).items() if value is not None}
+
+
 def require_vendor(actor: User) -> None:
     """Raise ``Forbidden`` unless ``actor`` is an active vendor account."""
     if actor.role != Role.VENDOR.value or actor.status != AccountStatus.ACTIVE.value:
         raise Forbidden("Only vendor accounts can sell; a buyer account cannot create or change listings.")
 
 
-def owned_listing(db: Session, actor: User, listing_id: int, *, lock: bool = False) -> Listing:
-    """The listing ``actor`` may change; raises Forbidden (not a vendor, not theirs) or NotFound."""
-    require_vendor(actor)
-    statement = select(Listing).where(Listing.id == listing_id)
-    if lock:
-        statement = statement.with_for_update(of=Listing)
-    listing = db.scalar(statement)
+def _not_found() -> NotFound:
+    return NotFound("There is no such listing.")
+
+
+def _owned_status(listing: Any, actor: User) -> str:
+    """The listing's status if ``actor`` may change it; else ``NotFound`` (none, deleted) or ``Forbidden``.
+
+    ``listing`` is a ``Listing``, a row with ``vendor_id`` and ``status``, or None.
+    """
     if listing is None or listing.status == ListingStatus.DELETED.value:
-        raise NotFound("There is no such listing.")
+        raise _not_found()
     if listing.vendor_id != actor.id:
         raise Forbidden("This listing belongs to another vendor; only its vendor can change it.")
-    return listing
+    return str(listing.status)
+
+
+def owned_listing(db: Session, actor: User, listing_id: int) -> Listing:
+    """The listing ``actor`` may change, as it is now (no lock: to show it, or to refuse early).
+
+    Raises ``Forbidden`` (not an active vendor, or not theirs) or ``NotFound`` (none, or deleted).
+    """
+    require_vendor(actor)
+    listing = db.get(Listing, listing_id)
+    _owned_status(listing, actor)
+    return cast("Listing", listing)
+
+
+def _owner_row(db: Session, listing_id: int, *, locked: bool) -> Any:
+    # select_for_update is typed for one-column statements; this one reads two.
+    statement = cast("Select[Any]", select(Listing.vendor_id, Listing.status).where(Listing.id == listing_id))
+    if locked:
+        return select_for_update(db, statement).one_or_none()
+    return db.execute(statement).one_or_none()
+
+
+def _check_owned(db: Session, actor: User, listing_id: int, *, locked: bool = False) -> str:
+    """``owned_listing`` without loading the listing (``locked``: under its write lock); gives its status."""
+    return _owned_status(_owner_row(db, listing_id, locked=locked), actor)
+
+
+def _refusal(db: Session, actor: User, listing_id: int) -> MarketplaceError:
+    """Why a guarded write on the listing matched no row, as the database says now."""
+    try:
+        status = _check_owned(db, actor, listing_id)
+    except MarketplaceError as refusal:
+        return refusal
+    return Conflict("The listing changed while this was being saved; try again.", state=status)
+
+
+def _guarded_update(db: Session, actor: User, listing_id: int, values: dict[str, Any]) -> None:
+    """Write ``values`` (and ``updated_at``) to the listing if it is ``actor``'s and not deleted; else refuse."""
+    statement = (
+        update(Listing)
+        .where(
+            Listing.id == listing_id,
+            Listing.vendor_id == actor.id,
+            Listing.status != ListingStatus.DELETED.value,
+        )
+        .values(**values, updated_at=utcnow())
+    )
+    compare_and_set(db, statement, refused=lambda: _refusal(db, actor, listing_id))
+
+
+def _reloaded(db: Session, listing_id: int) -> Listing:
+    """The listing with its images as the transaction sees them now (after Core writes)."""
+    statement = select(Listing).where(Listing.id == listing_id).execution_options(populate_existing=True)
+    return db.execute(statement).scalar_one()
 
 
 def is_publicly_visible(listing: Listing) -> bool:
@@ -136,17 +238,19 @@ def can_see_unlisted(viewer: User | None, vendor_id: int) -> bool:
 
 
 def listing_for_viewer(db: Session, listing_id: int, viewer: User | None) -> Listing:
-    """A listing ``viewer`` may see (visible to all, or theirs, or they are an admin); else NotFound."""
+    """A listing ``viewer`` may see (visible to all, or theirs, or they are an admin); else NotFound.
+
+    Read from the database on every call (never remembered), so its exact stock is current.
+    """
     listing = db.get(Listing, listing_id)
     if listing is None or listing.status == ListingStatus.DELETED.value:
-        raise NotFound("There is no such listing.")
+        raise _not_found()
     if not is_publicly_visible(listing) and not can_see_unlisted(viewer, listing.vendor_id):
-        raise NotFound("There is no such listing.")
+        raise _not_found()
     return listing
 
 
-def _process_all(uploads: Sequence[Upload], settings: Settings) -> list[ProcessedImage]:
-    return [process_upload(upload.content, settings, name=upload.filename) for upload in uploads]
+# --- images -----------------------------------------------------------------------------------
 
 
 def _check_image_count(existing: int, adding: int, settings: Settings) -> None:
@@ -159,14 +263,19 @@ def _check_image_count(existing: int, adding: int, settings: Settings) -> None:
         )
 
 
-def _attach(db: Session, listing: Listing, processed: Sequence[ProcessedImage]) -> list[ListingImage]:
-    position = max((image.position for image in listing.images), default=-1)
-    added = []
-    for item in processed:
-        position += 1
-        image = ListingImage(
-            listing=listing,
-            position=position,
+def _processed(uploads: Sequence[Upload], settings: Settings) -> list[ProcessedImage]:
+    """Every upload decoded and re-encoded (no lock is held here); more than the limit at once is refused first."""
+    _check_image_count(0, len(uploads), settings)
+    return [process_upload(upload.content, settings, name=upload.filename) for upload in uploads]
+
+
+def _insert_images(
+    db: Session, listing_id: int, processed: Sequence[ProcessedImage], *, last_position: int
+) -> list[ListingImage]:
+    added = [
+        ListingImage(
+            listing_id=listing_id,
+            position=last_position + offset,
             content_type=item.content_type,
             width=item.width,
             height=item.height,
@@ -174,119 +283,125 @@ def _attach(db: Session, listing: Listing, processed: Sequence[ProcessedImage]) 
             data=item.data,
             thumbnail=item.thumbnail,
         )
-        db.add(image)
-        added.append(image)
+        for offset, item in enumerate(processed, start=1)
+    ]
+    db.add_all(added)
     db.flush()
     return added
 
 
+def _lock_and_add_images(
+    db: Session, actor: User, listing_id: int, processed: Sequence[ProcessedImage], settings: Settings
+) -> list[ListingImage]:
+    """Under the listing's write lock: check the owner, count the images, refuse or insert.
+
+    The lock makes count-check-insert one step: a concurrent upload to the same listing waits
+    here until this transaction ends, then counts the images this one added.
+    """
+    _check_owned(db, actor, listing_id, locked=True)
+    existing, last_position = db.execute(
+        select(func.count(), func.coalesce(func.max(ListingImage.position), -1)).where(
+            ListingImage.listing_id == listing_id
+        )
+    ).one()
+    _check_image_count(int(existing), len(processed), settings)
+    return _insert_images(db, listing_id, processed, last_position=int(last_position))
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+
 def create_listing(
-    db: Session,
-    actor: User,
-    *,
-    title: str,
-    description: str,
-    description_format: str = DescriptionFormat.PLAIN.value,
-    price_atomic: int,
-    stock: int,
-    category: str,
-    images: Sequence[Upload] = (),
-    settings: Settings,
+    db: Session, actor: User, fields: ListingFields, *, images: Sequence[Upload] = (), settings: Settings
 ) -> Listing:
-    """Create an active listing (and its images) for ``actor``; nothing is saved if any input is bad."""
+    """Create an active listing (and its images) for ``actor``; nothing is saved if any input is bad.
+
+    Raises ``Forbidden`` (not an active vendor) or ``InvalidInput`` (a field, a missing field, an image).
+    """
     require_vendor(actor)
-    listing = Listing(
-        vendor_id=actor.id,
-        title=check_title(title),
-        description=check_description(description),
-        description_format=check_description_format(description_format),
-        price_atomic=check_price(price_atomic),
-        stock=check_stock(stock),
-        category=check_category(category),
-        status=ListingStatus.ACTIVE.value,
-    )
-    _check_image_count(0, len(images), settings)
-    processed = _process_all(images, settings)
+    values = fields.checked()
+    for name in ("title", "description", "price_atomic", "stock", "category"):
+        if name not in values:
+            raise InvalidInput(f"The {name.replace('_', ' ')} is missing.", field=name)
+    values.setdefault("description_format", DescriptionFormat.PLAIN.value)
+    processed = _processed(images, settings)
+    listing = Listing(vendor_id=actor.id, status=ListingStatus.ACTIVE, **values)
     db.add(listing)
     db.flush()
-    _attach(db, listing, processed)
-    return listing
+    _insert_images(db, listing.id, processed, last_position=-1)
+    return _reloaded(db, listing.id)
 
 
 def update_listing(
     db: Session,
     actor: User,
     listing_id: int,
+    fields: ListingFields,
     *,
-    title: str | None = None,
-    description: str | None = None,
-    description_format: str | None = None,
-    price_atomic: int | None = None,
-    stock: int | None = None,
-    category: str | None = None,
     status: str | None = None,
     images: Sequence[Upload] = (),
     settings: Settings,
 ) -> Listing:
-    """Change the given fields (None leaves one as is) and add ``images``; all or nothing."""
-    listing = owned_listing(db, actor, listing_id, lock=bool(images))
-    changes: dict[str, object] = {}
-    if title is not None:
-        changes["title"] = check_title(title)
-    if description is not None:
-        changes["description"] = check_description(description)
-    if description_format is not None:
-        changes["description_format"] = check_description_format(description_format)
-    if price_atomic is not None:
-        changes["price_atomic"] = check_price(price_atomic)
-    if stock is not None:
-        changes["stock"] = check_stock(stock)
-    if category is not None:
-        changes["category"] = check_category(category)
+    """Change the given fields (and pause or resume with ``status``) and add ``images``; all or nothing.
+
+    Raises ``Forbidden``, ``NotFound`` (also when the listing is deleted meanwhile: it is never
+    written into), ``InvalidInput`` (a field, ``status``, an image, too many images) or
+    ``Conflict``.
+    """
+    require_vendor(actor)
+    _check_owned(db, actor, listing_id)
+    changes = fields.checked()
     if status is not None:
         if status not in (ListingStatus.ACTIVE.value, ListingStatus.PAUSED.value):
             raise InvalidInput("The status is either active or paused.", field="status")
-        changes["status"] = status
-    processed: list[ProcessedImage] = []
-    if images:
-        _check_image_count(len(listing.images), len(images), settings)
-        processed = _process_all(images, settings)
-    for name, value in changes.items():
-        setattr(listing, name, value)
+        changes["status"] = ListingStatus(status)
+    processed = _processed(images, settings)
+    if processed:
+        _lock_and_add_images(db, actor, listing_id, processed, settings)
     if changes or processed:
-        listing.updated_at = utcnow()
-    _attach(db, listing, processed)
-    return listing
+        _guarded_update(db, actor, listing_id, changes)
+    return _reloaded(db, listing_id)
 
 
-def set_listing_status(db: Session, actor: User, listing_id: int, status: ListingStatus) -> Listing:
-    """Pause (status paused), resume (active) or delete (deleted: gone for everyone) a listing."""
-    listing = owned_listing(db, actor, listing_id)
-    if listing.status is not status:
-        listing.status = status
-        listing.updated_at = utcnow()
-        db.flush()
-    return listing
+def set_listing_status(db: Session, actor: User, listing_id: int, status: ListingStatus) -> None:
+    """Pause (status paused), resume (active) or delete (deleted: gone for everyone) a listing.
+
+    Setting the status it already has changes nothing. A listing deleted meanwhile stays deleted:
+    raises ``NotFound`` then, ``Forbidden`` for another vendor's listing.
+    """
+    require_vendor(actor)
+    if _check_owned(db, actor, listing_id) == status.value:
+        return
+    _guarded_update(db, actor, listing_id, {"status": status})
 
 
 def add_images(
     db: Session, actor: User, listing_id: int, uploads: Sequence[Upload], settings: Settings
 ) -> list[ListingImage]:
-    """Add images to a listing; if one is refused, none is added."""
-    listing = owned_listing(db, actor, listing_id, lock=True)
-    _check_image_count(len(listing.images), len(uploads), settings)
-    processed = _process_all(uploads, settings)
-    added = _attach(db, listing, processed)
-    listing.updated_at = utcnow()
+    """Add images to a listing; if one is refused, none is added.
+
+    Raises ``Forbidden``, ``NotFound`` or ``InvalidInput`` (field ``images``: a bad image, or
+    more than ``settings.listing_max_images`` in all, counted under the listing's write lock).
+    """
+    require_vendor(actor)
+    _check_owned(db, actor, listing_id)  # refuse a stranger before decoding anything
+    processed = _processed(uploads, settings)
+    added = _lock_and_add_images(db, actor, listing_id, processed, settings)
+    _guarded_update(db, actor, listing_id, {})
     return added
 
 
 def remove_image(db: Session, actor: User, listing_id: int, image_id: int) -> None:
-    """Remove one image of a listing; the others keep their order."""
-    listing = owned_listing(db, actor, listing_id)
-    image = next((item for item in listing.images if item.id == image_id), None)
-    if image is None:
-        raise NotFound("This listing has no such image.")
-    listing.images.remove(image)
-    listing.updated_at = utcnow()
-    db.flush()
+    """Remove one image of a listing; the others keep their order.
+
+    Raises ``Forbidden``, ``NotFound`` (no such listing, or no such image of it).
+    """
+    require_vendor(actor)
+    # The guard first: it takes the listing's lock (the same order as adding images) and refuses
+    # a listing that is not the actor's or is deleted; the image's DELETE must then match.
+    _guarded_update(db, actor, listing_id, {})
+    compare_and_set(
+        db,
+        sql_delete(ListingImage).where(ListingImage.id == image_id, ListingImage.listing_id == listing_id),
+        refused=lambda: NotFound("This listing has no such image."),
+    )
