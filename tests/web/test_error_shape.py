@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
@@ -10,11 +11,16 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from marketplace.accounts.auth import PageUser
+from marketplace.accounts.models import Role
 from marketplace.db.engine import Database
+from marketplace.errors import NotFound
 from marketplace.logs import JsonLineFormatter
 from marketplace.web.dependencies import DbSession
+from marketplace.web.pages import attempt
 from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
+from tests.support.factories import Person
 
 
 def test_unknown_api_path_is_a_json_404(client: SiteClient) -> None:
@@ -129,3 +135,21 @@ def test_a_database_bug_is_a_500_with_its_traceback_not_a_conflict(
     assert "only the statement's parameters hold" not in JsonLineFormatter().format(failures[0])
     with database.session() as db:
         assert db.scalar(text("SELECT count(*) FROM listings")) == 0
+
+
+def test_an_error_page_after_a_refused_page_action_still_shows_who_is_signed_in(
+    app: FastAPI, sign_up: Callable[..., Person]
+) -> None:
+    """``attempt`` rolls the request back (the signed-in user is expired); the error page must still render."""
+
+    def refuse_then_fail(db: DbSession, user: PageUser) -> None:
+        outcome = attempt(db, lambda: (_ for _ in ()).throw(NotFound("There is no such thing.")))
+        assert isinstance(outcome, NotFound)
+        raise outcome
+
+    app.add_api_route("/refused-then-failed", refuse_then_fail)
+    person = sign_up(Role.BUYER)
+    page = person.client.get("/refused-then-failed")
+    assert page.status_code == 404
+    assert "There is no such thing." in page.text
+    assert person.username in page.text  # the header still names who is signed in

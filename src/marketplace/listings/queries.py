@@ -92,7 +92,7 @@ def _contains(column: Any, dialect: str) -> ColumnElement[bool]:
 
 def _listing_filters(searching: bool, by_category: bool, by_vendor: bool, dialect: str) -> list[ColumnElement[bool]]:
     """Conditions on the listing itself; values are bound at execution: ``pattern``, ``category``, ``vendor_id``."""
-    conditions = [Listing.status == ListingStatus.ACTIVE.value, Listing.hidden_at.is_(None)]
+    conditions = [Listing.status == ListingStatus.ACTIVE, Listing.hidden_at.is_(None)]
     if searching:
         conditions.append(_contains(Listing.title, dialect) | _contains(Listing.description, dialect))
     if by_category:
@@ -113,9 +113,9 @@ def _browse_statements(
     """
     conditions = _listing_filters(searching, by_category, by_vendor, dialect)
     # COUNT reads only the (status, hidden_at, vendor_id, category) index: one range per active vendor.
-    active_vendors = select(User.id).where(User.role == Role.VENDOR.value, User.status == AccountStatus.ACTIVE.value)
+    active_vendors = select(User.id).where(User.role == Role.VENDOR, User.status == AccountStatus.ACTIVE)
     count = select(func.count()).select_from(Listing).where(*conditions, Listing.vendor_id.in_(active_vendors))
-    rows = _card_columns().where(*conditions, User.status == AccountStatus.ACTIVE.value).order_by(*_order_by(sort))
+    rows = _card_columns().where(*conditions, User.status == AccountStatus.ACTIVE).order_by(*_order_by(sort))
     return count, rows
 
 
@@ -250,7 +250,7 @@ def vendor_own_listings(db: Session, vendor_id: int) -> list[OwnListing]:
     rows = db.execute(
         _card_columns()
         .add_columns(Listing.stock)
-        .where(Listing.vendor_id == vendor_id, Listing.status != ListingStatus.DELETED.value)
+        .where(Listing.vendor_id == vendor_id, Listing.status != ListingStatus.DELETED)
         .order_by(Listing.created_at.desc(), Listing.id.desc())
     )
     return [OwnListing(card=_card(row), stock=row.stock) for row in rows]
@@ -287,16 +287,12 @@ def image_content(db: Session, image_id: int, *, thumbnail: bool) -> ImageConten
     ).one_or_none()
     if row is None:
         return None
-    visible = (
-        row.status == ListingStatus.ACTIVE.value
-        and row.hidden_at is None
-        and row.vendor_status == AccountStatus.ACTIVE.value
-    )
+    visible = row.status is ListingStatus.ACTIVE and row.hidden_at is None and row.vendor_status is AccountStatus.ACTIVE
     return ImageContent(
         content=bytes(row.content or b""),
         content_type=row.content_type,
         sha256=row.sha256,
         vendor_id=row.vendor_id,
         publicly_visible=visible,
-        listing_deleted=row.status == ListingStatus.DELETED.value,
+        listing_deleted=row.status is ListingStatus.DELETED,
     )

@@ -149,7 +149,7 @@ class ListingFields:
 
 def require_vendor(actor: User) -> None:
     """Raise ``Forbidden`` unless ``actor`` is an active vendor account."""
-    if actor.role != Role.VENDOR.value or actor.status != AccountStatus.ACTIVE.value:
+    if actor.role is not Role.VENDOR or actor.status is not AccountStatus.ACTIVE:
         raise Forbidden("Only vendor accounts can sell; a buyer account cannot create or change listings.")
 
 
@@ -157,16 +157,16 @@ def _not_found() -> NotFound:
     return NotFound("There is no such listing.")
 
 
-def _owned_status(listing: Any, actor: User) -> str:
+def _owned_status(listing: Any, actor: User) -> ListingStatus:
     """The listing's status if ``actor`` may change it; else ``NotFound`` (none, deleted) or ``Forbidden``.
 
     ``listing`` is a ``Listing``, a row with ``vendor_id`` and ``status``, or None.
     """
-    if listing is None or listing.status == ListingStatus.DELETED.value:
+    if listing is None or listing.status is ListingStatus.DELETED:
         raise _not_found()
     if listing.vendor_id != actor.id:
         raise Forbidden("This listing belongs to another vendor; only its vendor can change it.")
-    return str(listing.status)
+    return ListingStatus(listing.status)
 
 
 def owned_listing(db: Session, actor: User, listing_id: int) -> Listing:
@@ -188,7 +188,7 @@ def _owner_row(db: Session, listing_id: int, *, locked: bool) -> Any:
     return db.execute(statement).one_or_none()
 
 
-def _check_owned(db: Session, actor: User, listing_id: int, *, locked: bool = False) -> str:
+def _check_owned(db: Session, actor: User, listing_id: int, *, locked: bool = False) -> ListingStatus:
     """``owned_listing`` without loading the listing (``locked``: under its write lock); gives its status."""
     return _owned_status(_owner_row(db, listing_id, locked=locked), actor)
 
@@ -209,7 +209,7 @@ def _guarded_update(db: Session, actor: User, listing_id: int, values: dict[str,
         .where(
             Listing.id == listing_id,
             Listing.vendor_id == actor.id,
-            Listing.status != ListingStatus.DELETED.value,
+            Listing.status != ListingStatus.DELETED,
         )
         .values(**values, updated_at=utcnow())
     )
@@ -224,17 +224,17 @@ def _reloaded(db: Session, listing_id: int) -> Listing:
 
 def is_publicly_visible(listing: Listing) -> bool:
     return (
-        listing.status == ListingStatus.ACTIVE.value
+        listing.status is ListingStatus.ACTIVE
         and listing.hidden_at is None
-        and listing.vendor.status == AccountStatus.ACTIVE.value
+        and listing.vendor.status is AccountStatus.ACTIVE
     )
 
 
 def can_see_unlisted(viewer: User | None, vendor_id: int) -> bool:
     """Whether ``viewer`` sees a listing (or its images) that the public does not: its vendor or an admin."""
-    if viewer is None or viewer.status != AccountStatus.ACTIVE.value:
+    if viewer is None or viewer.status is not AccountStatus.ACTIVE:
         return False
-    return viewer.id == vendor_id or viewer.role == Role.ADMIN.value
+    return viewer.id == vendor_id or viewer.role is Role.ADMIN
 
 
 def listing_for_viewer(db: Session, listing_id: int, viewer: User | None) -> Listing:
@@ -243,7 +243,7 @@ def listing_for_viewer(db: Session, listing_id: int, viewer: User | None) -> Lis
     Read from the database on every call (never remembered), so its exact stock is current.
     """
     listing = db.get(Listing, listing_id)
-    if listing is None or listing.status == ListingStatus.DELETED.value:
+    if listing is None or listing.status is ListingStatus.DELETED:
         raise _not_found()
     if not is_publicly_visible(listing) and not can_see_unlisted(viewer, listing.vendor_id):
         raise _not_found()
@@ -352,7 +352,7 @@ def update_listing(
     _check_owned(db, actor, listing_id)
     changes = fields.checked()
     if status is not None:
-        if status not in (ListingStatus.ACTIVE.value, ListingStatus.PAUSED.value):
+        if status not in (ListingStatus.ACTIVE, ListingStatus.PAUSED):
             raise InvalidInput("The status is either active or paused.", field="status")
         changes["status"] = ListingStatus(status)
     processed = _processed(images, settings)
@@ -370,7 +370,7 @@ def set_listing_status(db: Session, actor: User, listing_id: int, status: Listin
     raises ``NotFound`` then, ``Forbidden`` for another vendor's listing.
     """
     require_vendor(actor)
-    if _check_owned(db, actor, listing_id) == status.value:
+    if _check_owned(db, actor, listing_id) is status:
         return
     _guarded_update(db, actor, listing_id, {"status": status})
 

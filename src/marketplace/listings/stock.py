@@ -44,13 +44,13 @@ def reserve_stock(db: Session, listing_id: int, quantity: int) -> None:
     the vendor's account not active).
     """
     _check_quantity(quantity)
-    vendor_active = exists().where(User.id == Listing.vendor_id, User.status == AccountStatus.ACTIVE.value)
+    vendor_active = exists().where(User.id == Listing.vendor_id, User.status == AccountStatus.ACTIVE)
     statement = (
         update(Listing)
         .where(
             Listing.id == listing_id,
             Listing.stock >= quantity,
-            Listing.status == ListingStatus.ACTIVE.value,
+            Listing.status == ListingStatus.ACTIVE,
             Listing.hidden_at.is_(None),
             vendor_active,
         )
@@ -65,12 +65,12 @@ def _reservation_refused(db: Session, listing_id: int, quantity: int) -> Marketp
         .join(User, User.id == Listing.vendor_id)
         .where(Listing.id == listing_id)
     ).one_or_none()
-    if row is None or row.status == ListingStatus.DELETED.value:
+    if row is None or row.status is ListingStatus.DELETED:
         return NotFound("There is no such listing.")
     if (
-        row.status != ListingStatus.ACTIVE.value
+        row.status is not ListingStatus.ACTIVE
         or row.hidden_at is not None
-        or row.vendor_status != AccountStatus.ACTIVE.value
+        or row.vendor_status is not AccountStatus.ACTIVE
     ):
         return Conflict("This listing is not for sale at the moment.", state="unavailable")
     if row.stock < quantity:

@@ -138,7 +138,7 @@ def vendor_page(
     username: str, request: Request, *, db: DbSession, _viewer: Viewer, catalog: CatalogDep, settings: SettingsDep
 ) -> Response:
     vendor = find_user_by_username(db, username) if len(username) <= 64 else None
-    if vendor is None or vendor.role != Role.VENDOR.value or vendor.status != AccountStatus.ACTIVE.value:
+    if vendor is None or vendor.role is not Role.VENDOR or vendor.status is not AccountStatus.ACTIVE:
         raise NotFound("There is no such vendor.")
     result = browse_listings(
         db,

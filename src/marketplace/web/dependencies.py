@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends
+from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
@@ -73,21 +75,32 @@ def get_db(request: Request, database: DatabaseDep) -> Iterator[Session]:
     except BaseException as exc:
         keep_signed_in_user_readable(request, session)
         session.rollback()
+        keep_signed_in_user_readable(request, session, reload=True)
         keep_records(session, exc)
         raise
     finally:
         session.close()
 
 
-def keep_signed_in_user_readable(request: Request, session: Session) -> None:
-    """Detach the signed-in user from ``session`` before it rolls back and closes.
+def keep_signed_in_user_readable(request: Request, session: Session, *, reload: bool = False) -> None:
+    """Detach the signed-in user from ``session``, so that a page rendered after it closes shows who is signed in.
 
-    The error page rendered after the rollback shows who is signed in; a detached user keeps
-    the attributes it had loaded, where an expired one could not load them again.
+    A user whose attributes are loaded is detached as it is, without a query. One expired by an
+    earlier rollback (a refused page action) is loaded again first, but only with ``reload``
+    (call it so once the session is rolled back); if even that fails, the page shows no one
+    signed in rather than failing.
     """
     user = getattr(request.state, "user", None)
-    if user is not None and user in session:
-        session.expunge(user)
+    if user is None or user not in session:
+        return
+    if inspect(user).expired_attributes:
+        if not reload:
+            return
+        try:
+            session.refresh(user)
+        except SQLAlchemyError:
+            request.state.user = None
+    session.expunge(user)
 
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]

@@ -9,6 +9,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from marketplace.accounts.models import Role
 from marketplace.listings.models import CATEGORIES
 from marketplace.monero.amounts import format_xmr
 from marketplace.web.csrf import csrf_token, ensure_csrf_cookie
@@ -23,6 +24,7 @@ def _environment() -> Environment:
     env.filters["xmr"] = format_xmr
     env.filters["datetime"] = lambda value: value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
     env.globals["categories"] = CATEGORIES
+    env.globals["Role"] = Role  # templates compare like the code: user.role == Role.VENDOR
     return env
 
 
