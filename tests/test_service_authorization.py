@@ -105,16 +105,16 @@ SERVICES: dict[str, Guarded] = {
         lambda db, actor, w: listings.create_listing(
             db,
             actor,
-            title="Brass compass",
-            description="Points north.",
-            price_atomic=10**12,
-            stock=1,
-            category="other",
+            listings.ListingFields(
+                title="Brass compass", description="Points north.", price_atomic=10**12, stock=1, category="other"
+            ),
             settings=w.settings,
         )
     ),
     "listings.update_listing": _vendors_only(
-        lambda db, actor, w: listings.update_listing(db, actor, w.listing.id, title="Renamed", settings=w.settings)
+        lambda db, actor, w: listings.update_listing(
+            db, actor, w.listing.id, listings.ListingFields(title="Renamed"), settings=w.settings
+        )
     ),
     "listings.set_listing_status": _vendors_only(
         lambda db, actor, w: listings.set_listing_status(db, actor, w.listing.id, ListingStatus.PAUSED)
