@@ -46,6 +46,14 @@ def _enable_two_factor(database: Database, user: User) -> list[str]:
         return twofactor.confirm_enrolment(db, attached, pyotp.TOTP(secret).now())
 
 
+def _issue_tokens(database: Database, user: User, count: int) -> None:
+    with database.session() as db:
+        attached = db.get(User, user.id)
+        assert attached is not None
+        for number in range(count):
+            issue_api_token(db, attached, f"old {number}")
+
+
 def _count(database: Database, statement: Any) -> int:
     with database.session() as db:
         return int(db.scalar(statement) or 0)
@@ -169,11 +177,7 @@ def test_the_api_token_cap_holds_when_tokens_are_created_at_the_same_moment(
     database: Database, make_user: Callable[..., User]
 ) -> None:
     user = make_user(Role.BUYER)
-    with database.session() as db:
-        attached = db.get(User, user.id)
-        assert attached is not None
-        for number in range(credentials.MAX_LIVE_TOKENS - 2):
-            issue_api_token(db, attached, f"old {number}")
+    _issue_tokens(database, user, credentials.MAX_LIVE_TOKENS - 2)
 
     def create(name: str) -> str:
         with database.session() as db:
@@ -193,11 +197,7 @@ def test_a_token_created_while_another_is_being_created_waits_and_counts_it(
     database: Database, make_user: Callable[..., User]
 ) -> None:
     user = make_user(Role.BUYER)
-    with database.session() as db:
-        attached = db.get(User, user.id)
-        assert attached is not None
-        for number in range(credentials.MAX_LIVE_TOKENS - 1):
-            issue_api_token(db, attached, f"old {number}")
+    _issue_tokens(database, user, credentials.MAX_LIVE_TOKENS - 1)
 
     def create(name: str) -> Iterator[str]:
         with database.session() as db:
