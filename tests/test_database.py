@@ -1,11 +1,15 @@
-"""The SQLite connection settings a user's data relies on (WAL, foreign keys, FULL sync, busy timeout)."""
+"""The connection settings a user's data relies on (WAL, foreign keys, FULL sync, lock timeouts)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import text, update
+from sqlalchemy.exc import OperationalError
 
+from marketplace.accounts.models import User
 from marketplace.db.engine import Database
 from marketplace.settings import load_settings
 
@@ -24,3 +28,19 @@ def test_sqlite_connections_are_durable_and_wait_for_locks(tmp_path: Path) -> No
 
     assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "synchronous": 2, "busy_timeout": 1234}
     assert (tmp_path / "marketplace.sqlite3").is_file()
+
+
+@pytest.mark.parametrize("settings_overrides", [{"sqlite_busy_timeout_ms": 200, "postgres_lock_timeout_ms": 200}])
+def test_no_statement_waits_for_ever_behind_a_stuck_transaction(
+    database: Database, make_user: Callable[..., User]
+) -> None:
+    """A transaction that holds a lock and never ends makes the others fail after the lock timeout, not hang."""
+    user = make_user()
+    stuck = database.sessions()
+    try:
+        stuck.execute(update(User).where(User.id == user.id).values(pgp_key=None))  # holds the row (and SQLite's) lock
+        with pytest.raises(OperationalError, match="lock"), database.session() as other:
+            other.execute(update(User).where(User.id == user.id).values(payout_address=None))
+    finally:
+        stuck.rollback()
+        stuck.close()

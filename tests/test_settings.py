@@ -219,3 +219,23 @@ def test_every_secret_setting_can_be_read_from_a_file() -> None:
 )
 def test_the_secret_rule_sees_secrets_by_type_or_name(name: str, annotation: Any, secret: bool) -> None:
     assert _holds_a_secret(name, annotation) is secret
+
+
+def test_a_config_file_that_is_not_toml_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "marketplace.toml"
+    config.write_text("env = [broken", encoding="utf-8")
+    monkeypatch.setenv("MARKETPLACE_CONFIG_FILE", str(config))
+    with pytest.raises(InsecureSettings, match="not valid TOML"):
+        load_settings()
+
+
+def test_a_secret_file_that_is_not_text_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "secret-key"
+    secret.write_bytes(b"\xff\xfe not text")
+    monkeypatch.setenv("MARKETPLACE_SECRET_KEY_FILE", str(secret))
+    with pytest.raises(InsecureSettings, match="not UTF-8"):
+        load_settings(env="production")

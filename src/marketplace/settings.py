@@ -10,6 +10,7 @@ the setting names in lower case), then the defaults. Every setting is documented
 from __future__ import annotations
 
 import os
+import tomllib
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -68,6 +69,9 @@ class SecretFileSource(PydanticBaseSettingsSource):
         except OSError as exc:
             msg = f"cannot read {ENV_PREFIX}{field_name.upper()}_FILE: {exc.strerror}"
             raise InsecureSettings(msg) from exc
+        except UnicodeDecodeError as exc:
+            msg = f"{ENV_PREFIX}{field_name.upper()}_FILE is not UTF-8 text"
+            raise InsecureSettings(msg) from exc
         return content, field_name, False
 
     def __call__(self) -> dict[str, Any]:
@@ -106,6 +110,12 @@ class Settings(BaseSettings):
     )
     sqlite_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long an SQLite connection waits for a lock before failing."
+    )
+    postgres_lock_timeout_ms: int = Field(
+        default=5000,
+        ge=0,
+        le=3_600_000,
+        description="How long a PostgreSQL statement waits for a lock before failing (0 waits for ever).",
     )
     database_pool_size: int = Field(
         default=8, ge=1, le=1000, description="Database connections each process keeps open."
@@ -170,7 +180,11 @@ class Settings(BaseSettings):
             if not Path(config_file).is_file():
                 msg = f"{CONFIG_FILE_VARIABLE} names {config_file}, which is not a file"
                 raise InsecureSettings(msg)
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+            try:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                msg = f"{CONFIG_FILE_VARIABLE} names {config_file}, which is not valid TOML: {exc}"
+                raise InsecureSettings(msg) from exc
         return tuple(sources)
 
     @model_validator(mode="after")

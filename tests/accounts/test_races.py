@@ -16,14 +16,15 @@ from sqlalchemy import func, select
 
 from marketplace.accounts import credentials, twofactor
 from marketplace.accounts.models import ApiToken, LoginFailure, RecoveryCode, Role, User
-from marketplace.accounts.services import create_account
-from marketplace.accounts.sessions import issue_api_token
-from marketplace.accounts.signin import find_candidate
+from marketplace.accounts.services import change_password, create_account
+from marketplace.accounts.sessions import find_api_token, issue_api_token
+from marketplace.accounts.signin import conclude_sign_in, find_candidate
 from marketplace.accounts.throttle import SignInScopes
 from marketplace.db.engine import Database
 from marketplace.errors import Conflict, NotAuthenticated
 from marketplace.listings.models import Listing
 from marketplace.settings import Settings
+from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
 from tests.support.concurrency import HttpRequest, interleave, parallel_requests, run_together, track_checkouts
 from tests.support.factories import DEFAULT_PASSWORD
@@ -214,3 +215,77 @@ def test_a_token_created_while_another_is_being_created_waits_and_counts_it(
     assert run["a"].error is None, run
     assert run["b"].blocked, run  # b counted only after a's token was committed ...
     assert isinstance(run["b"].error, Conflict), run  # ... and found the cap reached
+
+
+def _sign_in_and_issue_token(database: Database, settings: Settings, username: str) -> Iterator[str]:
+    """A sign-in's last step, paused after the token is issued and before it is committed."""
+    with database.session() as db:
+        scopes = SignInScopes.of(username, "192.0.2.7")
+        candidate = find_candidate(db, settings, scopes, username)
+        user = conclude_sign_in(db, settings, scopes, candidate, password_ok=True, totp_code=None, new_hash=None)
+        token = credentials.create_api_token(db, user, "racing sign-in")
+        yield "issued"
+    yield "committed"
+    return token
+
+
+def _change_password(database: Database, user_id: int) -> Iterator[str]:
+    with database.session() as db:
+        account = db.get(User, user_id)
+        assert account is not None
+        change_password(db, account, "A-brand-new-passphrase-7", keep_session_id=None)
+        yield "changed"
+    yield "committed"
+
+
+def test_a_token_issued_while_the_password_changes_does_not_survive_the_change(
+    database: Database, settings: Settings, make_user: Callable[..., User]
+) -> None:
+    user = make_user(Role.BUYER)
+
+    run = interleave(
+        {
+            "sign_in": lambda: _sign_in_and_issue_token(database, settings, user.username),
+            "change": lambda: _change_password(database, user.id),
+        },
+        ["sign_in:issued", "change:changed", "sign_in:committed", "change:committed"],
+        block_after_s=3.0,  # a password change hashes for a while before it writes: only a lock waits longer
+    )
+
+    token = run["sign_in"].unwrap()
+    assert run["change"].error is None, run
+    assert run["change"].blocked, run  # the change waited for the sign-in's lock on the account ...
+    with database.session() as db:
+        assert find_api_token(db, token) is None  # ... and then revoked the token it issued
+
+
+def test_a_sign_in_concluded_after_a_password_change_is_refused(
+    database: Database, settings: Settings, make_user: Callable[..., User]
+) -> None:
+    user = make_user(Role.BUYER)
+
+    run = interleave(
+        {
+            "change": lambda: _change_password(database, user.id),
+            "sign_in": lambda: _sign_in_and_issue_token(database, settings, user.username),
+        },
+        ["change:changed", "sign_in:issued", "change:committed", "sign_in:committed"],
+        block_after_s=3.0,  # a password change hashes for a while before it writes: only a lock waits longer
+    )
+
+    assert run["sign_in"].blocked, run  # the sign-in's last step waited for the change ...
+
+    assert run["change"].error is None, run
+    assert isinstance(run["sign_in"].error, NotAuthenticated), run  # ... and the hash it checked is gone
+    live = select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    assert _count(database, live) == 0
+
+
+@pytest.mark.parametrize("settings_overrides", [{"login_max_failures_per_account": 1000}])
+def test_the_api_sign_in_keeps_the_token_cap(
+    database: Database, client: SiteClient, make_user: Callable[..., User]
+) -> None:
+    user = make_user(Role.BUYER)
+    _issue_tokens(database, user, credentials.MAX_LIVE_TOKENS)
+    response = client.post("/api/v1/tokens", json={"username": user.username, "password": DEFAULT_PASSWORD})
+    assert_api_error(response, 409, "conflict", message="revoke some first")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi import FastAPI
 
 from marketplace.db.engine import Database, make_engine
@@ -41,3 +42,10 @@ def test_every_response_carries_a_request_id(client: SiteClient) -> None:
     response = client.get("/health", headers={"X-Request-ID": "probe-42"})
     assert response.headers["x-request-id"] == "probe-42"
     assert client.get("/health").headers["x-request-id"] != "probe-42"
+
+
+@pytest.mark.parametrize("sent", ["probe\n", "probe 1", "a" * 65, "", "probe;drop"])
+def test_a_malformed_request_id_is_replaced(client: SiteClient, sent: str) -> None:
+    response = client.get("/health", headers={"X-Request-ID": sent})
+    assert response.headers["x-request-id"] != sent
+    assert len(response.headers["x-request-id"]) == 16

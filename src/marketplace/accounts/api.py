@@ -6,8 +6,6 @@ endpoints need no CSRF token. Errors are the domain errors, rendered as the one 
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,11 +20,11 @@ from marketplace.accounts.schemas import (
     TokenCreate,
     TokenOut,
 )
-from marketplace.accounts.sessions import issue_api_token
 from marketplace.accounts.signin import authenticate
+from marketplace.web import routing
 from marketplace.web.dependencies import ClientAddress, DbSession, SettingsDep
 
-router = APIRouter(tags=["accounts"])
+router = routing.router(tags=["accounts"])
 
 DEFAULT_CLIENT_NAME = "API client"
 
@@ -46,10 +44,16 @@ async def create_token(body: TokenCreate, db: DbSession, settings: SettingsDep, 
     the code is missing or wrong; 429 with ``Retry-After`` when sign-ins are throttled.
     """
     name = credentials.check_token_name(body.name) if body.name is not None else DEFAULT_CLIENT_NAME
-    user = await authenticate(
-        db, settings, username=body.username, password=body.password, totp_code=body.totp_code, client_address=address
+    token = await authenticate(
+        db,
+        settings,
+        username=body.username,
+        password=body.password,
+        totp_code=body.totp_code,
+        client_address=address,
+        then=lambda user: credentials.create_api_token(db, user, name),
     )
-    return TokenOut(token=await run_in_threadpool(issue_api_token, db, user, name))
+    return TokenOut(token=token)
 
 
 @router.delete("/tokens/current", status_code=204, summary="Revoke the token of this request")

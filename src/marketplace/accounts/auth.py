@@ -1,18 +1,23 @@
 """Who is asking: FastAPI dependencies for pages (session cookie) and the API (bearer token).
 
 Authorization rules live with each domain's services; these only establish identity and role.
+
+The two that read the database end their transaction before they return, so the request's
+connection goes back to the pool while the request waits for the thread that runs its handler:
+a request never holds a connection while it waits for a thread (with every thread waiting for a
+connection, nothing would move). The checks on top of them are ``async``: no trip at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
 from starlette.requests import Request
 
 from marketplace.accounts.models import Role, User
-from marketplace.accounts.sessions import find_api_token, find_web_session
+from marketplace.accounts.sessions import find_api_token, find_web_session, note_use
 from marketplace.errors import Forbidden, NotAuthenticated
 from marketplace.web.dependencies import DbSession, SettingsDep
 
@@ -27,13 +32,15 @@ def page_user_optional(request: Request, db: DbSession, settings: SettingsDep) -
     if token:
         web_session = find_web_session(db, token, settings)
         if web_session is not None:
+            note_use(db, web_session)
             request.state.web_session = web_session
             user = web_session.user
     request.state.user = user
+    db.commit()  # the loaded objects stay readable; the connection goes back to the pool
     return user
 
 
-def page_user(user: Annotated[User | None, Depends(page_user_optional)]) -> User:
+async def page_user(user: Annotated[User | None, Depends(page_user_optional)]) -> User:
     if user is None:
         raise NotAuthenticated("Your session has expired or you are not signed in. Sign in to continue.")
     return user
@@ -47,10 +54,12 @@ def api_user_optional(request: Request, db: DbSession) -> User | None:
     api_token = find_api_token(db, token.strip())
     if api_token is None:
         raise NotAuthenticated("The API token is invalid, revoked or expired.")
+    note_use(db, api_token)
+    db.commit()  # the loaded objects stay readable; the connection goes back to the pool
     return api_token.user
 
 
-def api_user(user: Annotated[User | None, Depends(api_user_optional)]) -> User:
+async def api_user(user: Annotated[User | None, Depends(api_user_optional)]) -> User:
     if user is None:
         raise NotAuthenticated("Send an API token as 'Authorization: Bearer <token>'.")
     return user
@@ -66,15 +75,15 @@ def _require_role(user: User, roles: frozenset[Role]) -> User:
 # The checks' parameters are annotated with module-level names (PageUser, ApiUser): FastAPI
 # resolves these string annotations (``from __future__ import annotations``) in the module's
 # globals, where a closure variable such as a ``source`` argument would not be found.
-def page_user_with_role(*roles: Role) -> Callable[..., User]:
-    def check(user: PageUser) -> User:
+def page_user_with_role(*roles: Role) -> Callable[..., Awaitable[User]]:
+    async def check(user: PageUser) -> User:
         return _require_role(user, frozenset(roles))
 
     return check
 
 
-def api_user_with_role(*roles: Role) -> Callable[..., User]:
-    def check(user: ApiUser) -> User:
+def api_user_with_role(*roles: Role) -> Callable[..., Awaitable[User]]:
+    async def check(user: ApiUser) -> User:
         return _require_role(user, frozenset(roles))
 
     return check

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -13,10 +12,11 @@ from marketplace.accounts.pages import NOTICES, cleared_cookie
 from marketplace.accounts.signin import confirm_password
 from marketplace.errors import MarketplaceError
 from marketplace.monero.addresses import validate_address
+from marketplace.web import routing
 from marketplace.web.dependencies import ClientAddress, DbSession, SettingsDep
 from marketplace.web.pages import FormText, attempt, form_page, notice_from, redirect
 
-router = APIRouter()
+router = routing.router()
 
 
 def _profile_form(user: User) -> dict[str, str]:

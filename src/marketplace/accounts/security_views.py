@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,10 +14,11 @@ from marketplace.accounts.pages import NOTICES, cleared_cookie
 from marketplace.accounts.sessions import revoke_web_session
 from marketplace.errors import InvalidInput, MarketplaceError, NotFound
 from marketplace.settings import Settings
+from marketplace.web import routing
 from marketplace.web.dependencies import ClientAddress, DbSession, SettingsDep
 from marketplace.web.pages import FormText, attempt, attempt_async, form_page, no_store, notice_from, parse_id, redirect
 
-router = APIRouter()
+router = routing.router()
 TWO_FACTOR_PAGE = "accounts/two_factor.html"
 
 

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import AccountStatus, ApiToken, User, WebSession
@@ -53,10 +53,8 @@ def find_web_session(db: Session, token: str, settings: Settings) -> WebSession 
         seconds=settings.session_idle_seconds
     ):
         return None
-    if web_session.user.status != AccountStatus.ACTIVE:
+    if web_session.user.status is not AccountStatus.ACTIVE:
         return None
-    if now - web_session.last_seen_at > _LAST_SEEN_GRANULARITY:
-        web_session.last_seen_at = now
     return web_session
 
 
@@ -94,12 +92,32 @@ def find_api_token(db: Session, token: str) -> ApiToken | None:
     if not token.startswith(API_TOKEN_PREFIX):
         return None
     api_token = db.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
-    if api_token is None or api_token.revoked_at is not None or api_token.user.status != AccountStatus.ACTIVE:
+    if api_token is None or api_token.revoked_at is not None or api_token.user.status is not AccountStatus.ACTIVE:
         return None
-    now = utcnow()
-    if api_token.last_used_at is None or now - api_token.last_used_at > _LAST_SEEN_GRANULARITY:
-        api_token.last_used_at = now
     return api_token
+
+
+def note_use(db: Session, credential: WebSession | ApiToken) -> None:
+    """Record that a sign-in or token was used now, at most every few minutes; the caller commits at once.
+
+    A request that only reads must not become a writer because of this note: on SQLite it would
+    hold the database's write lock for the rest of the request. So the note is a short
+    transaction of its own, committed by the authentication dependency before the request does
+    its work; one conditional UPDATE, so that concurrent requests with the same credential write
+    it once.
+    """
+    now = utcnow()
+    column = WebSession.last_seen_at if isinstance(credential, WebSession) else ApiToken.last_used_at
+    last = credential.last_seen_at if isinstance(credential, WebSession) else credential.last_used_at
+    if last is not None and now - last <= _LAST_SEEN_GRANULARITY:
+        return
+    model = type(credential)
+    db.execute(
+        update(model)
+        .where(model.id == credential.id, or_(column.is_(None), column < now - _LAST_SEEN_GRANULARITY))
+        .values({column.key: now})
+        .execution_options(synchronize_session=False)
+    )
 
 
 def is_expired(moment: datetime) -> bool:

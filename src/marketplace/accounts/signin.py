@@ -17,9 +17,11 @@ then conclude in a new transaction, which re-reads the account (it may have chan
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -33,10 +35,12 @@ from marketplace.accounts.passwords import (
 )
 from marketplace.accounts.services import find_user_by_username
 from marketplace.accounts.throttle import SignInScopes, ensure_not_throttled, record_failure
+from marketplace.db.writes import select_for_update
 from marketplace.errors import InvalidInput, MarketplaceError, NotAuthenticated
 from marketplace.settings import Settings
 
 log = logging.getLogger("marketplace.accounts.signin")
+T = TypeVar("T")
 
 WRONG_CREDENTIALS = "Wrong username or password."
 _CODE_REJECTED = "That two-factor code is wrong or was already used; wait for the next one."
@@ -115,6 +119,19 @@ def find_candidate(db: Session, settings: Settings, scopes: SignInScopes, userna
     return candidate
 
 
+def locked_account(db: Session, user_id: int | None) -> User | None:
+    """The account ``user_id`` read afresh under its row's write lock, or None.
+
+    A sign-in holds the lock from checking the password's hash to issuing the credential, and a
+    password change, a suspension or a closure takes it to change the row: so either the change
+    comes first and the sign-in sees it, or the credential is committed first and the change's
+    revocation of every credential includes it.
+    """
+    if user_id is None:
+        return None
+    return select_for_update(db, select(User).where(User.id == user_id)).scalar_one_or_none()
+
+
 def conclude_sign_in(
     db: Session,
     settings: Settings,
@@ -127,11 +144,11 @@ def conclude_sign_in(
 ) -> User:
     """Step three: the account, if still active with the hash that was checked and a valid code.
 
-    Raises ``NotAuthenticated`` (counted) or ``TwoFactorCodeRejected`` (counted, unless it lost a
-    race with a request carrying the same code, which is no attacker's guess).
+    The account's row stays locked until the caller's transaction ends: issue the credential in
+    it. Raises ``NotAuthenticated`` (counted) or ``TwoFactorCodeRejected`` (counted, unless it
+    lost a race with a request carrying the same code, which is no attacker's guess).
     """
-    # Re-read: the account may have changed since step one (an object loaded then is stale).
-    user = db.get(User, candidate.user_id, populate_existing=True) if candidate.user_id is not None else None
+    user = locked_account(db, candidate.user_id)
     if user is None or not password_ok or not user.is_active or user.password_hash != candidate.password_hash:
         raise counted_failure(NotAuthenticated(WRONG_CREDENTIALS), settings, scopes)
     if user.totp_enabled:
@@ -164,15 +181,20 @@ async def authenticate(
     password: str,
     totp_code: str | None,
     client_address: str,
-) -> User:
-    """The active account these credentials prove, or an error; failures are counted.
+    then: Callable[[User], T],
+) -> T:
+    """``then(account)`` for the active account these credentials prove, or an error; failures are counted.
 
-    Raises ``RateLimited`` (throttled; checked before the password), ``NotAuthenticated`` with
-    the same message for an unknown username, a wrong password and an account that is not
-    active, and ``TwoFactorCodeRejected`` (field ``totp_code``) when the account has two-factor
-    on and the code is missing, wrong or replayed. The caller must have written nothing yet in
-    ``db``'s transaction (it is committed before the hash) and must let a refusal roll back
-    (``DbSession`` or ``attempt``), which keeps the failure's record.
+    ``then`` issues the credential (a token, a session): it runs in the same trip through the
+    thread pool and the same transaction as the last check, with the account's row locked, so
+    that a password changed or an account suspended at the same moment cannot leave a credential
+    issued for the old state. Raises ``RateLimited`` (throttled; checked before the password),
+    ``NotAuthenticated`` with the same message for an unknown username, a wrong password and an
+    account that is not active, and ``TwoFactorCodeRejected`` (field ``totp_code``) when the
+    account has two-factor on and the code is missing, wrong or replayed, and whatever ``then``
+    raises. The caller must have written nothing yet in ``db``'s transaction (it is committed
+    before the hash) and must let a refusal roll back (``DbSession`` or ``attempt``), which keeps
+    the failure's record.
     """
     scopes = SignInScopes.of(username, client_address)
     candidate = await run_in_threadpool(find_candidate, db, settings, scopes, username)
@@ -181,16 +203,14 @@ async def authenticate(
     new_hash = None
     if password_ok and candidate.password_hash is not None and needs_rehash(candidate.password_hash):
         new_hash = await hash_password_async(password)
-    return await run_in_threadpool(
-        conclude_sign_in,
-        db,
-        settings,
-        scopes,
-        candidate,
-        password_ok=password_ok,
-        totp_code=totp_code,
-        new_hash=new_hash,
-    )
+
+    def conclude() -> T:
+        user = conclude_sign_in(
+            db, settings, scopes, candidate, password_ok=password_ok, totp_code=totp_code, new_hash=new_hash
+        )
+        return then(user)
+
+    return await run_in_threadpool(conclude)
 
 
 def confirm_password(

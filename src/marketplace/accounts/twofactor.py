@@ -27,6 +27,7 @@ from marketplace.accounts.signin import (
     confirm_totp_code,
     counted_failure,
     find_candidate,
+    locked_account,
 )
 from marketplace.accounts.throttle import SignInScopes
 from marketplace.db.base import utcnow
@@ -154,7 +155,7 @@ def use_recovery_code(
     hash). Raises ``NotAuthenticated`` (counted as a failed sign-in), one message for every
     failure; a code used by a concurrent request at the same moment is refused, uncounted.
     """
-    user = db.get(User, candidate.user_id, populate_existing=True) if candidate.user_id is not None else None
+    user = locked_account(db, candidate.user_id)
     usable = (
         user is not None
         and password_ok

@@ -7,8 +7,7 @@ token of unsafe requests (``verify_csrf``).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from starlette.concurrency import run_in_threadpool
+from fastapi import Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,11 +17,12 @@ from marketplace.accounts.pages import NOTICES, sign_in_response, sign_out_respo
 from marketplace.accounts.services import register_account
 from marketplace.accounts.signin import authenticate
 from marketplace.errors import MarketplaceError
+from marketplace.web import routing
 from marketplace.web.csrf import verify_csrf
 from marketplace.web.dependencies import ClientAddress, DbSession, SettingsDep
 from marketplace.web.pages import FormText, attempt, attempt_async, form_page, notice_from, safe_next
 
-router = APIRouter(dependencies=[Depends(verify_csrf)])
+router = routing.router(dependencies=[Depends(verify_csrf)])
 
 
 @router.get("/register")
@@ -65,16 +65,22 @@ async def login(
     Wrong credentials: 401 with one message whether or not the username exists; a missing or
     wrong two-factor code: 401 naming that field; throttled: 429 with ``Retry-After``.
     """
-    user = await attempt_async(
+    signed_in = await attempt_async(
         db,
         lambda: authenticate(
-            db, settings, username=username, password=password, totp_code=totp_code, client_address=address
+            db,
+            settings,
+            username=username,
+            password=password,
+            totp_code=totp_code,
+            client_address=address,
+            then=lambda user: sign_in_response(request, db, user, safe_next(next)),
         ),
     )
-    if isinstance(user, MarketplaceError):
+    if isinstance(signed_in, MarketplaceError):
         form = {"username": username, "next": safe_next(next)}
-        return form_page(request, "accounts/login.html", {"form": form}, user)
-    return await run_in_threadpool(sign_in_response, request, db, user, safe_next(next))
+        return form_page(request, "accounts/login.html", {"form": form}, signed_in)
+    return signed_in
 
 
 @router.post("/logout")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from marketplace.accounts.auth import ApiAdmin
 from marketplace.admin import services
@@ -18,9 +18,10 @@ from marketplace.admin.schemas import (
 )
 from marketplace.db.base import MAX_ID
 from marketplace.pagination import MAX_PAGE
+from marketplace.web import routing
 from marketplace.web.dependencies import DbSession
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = routing.router(prefix="/admin", tags=["admin"])
 
 UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The account's id.")]
 ListingId = Annotated[int, Path(ge=1, le=MAX_ID, description="The listing's id.")]

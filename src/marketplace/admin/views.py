@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,12 +24,13 @@ from marketplace.admin import services
 from marketplace.admin.models import ModerationKind
 from marketplace.errors import MarketplaceError
 from marketplace.listings.models import Listing
+from marketplace.web import routing
 from marketplace.web.csrf import verify_csrf
 from marketplace.web.dependencies import DbSession
 from marketplace.web.pages import FormText, attempt, form_page, notice_from, parse_id, parse_page, redirect
 from marketplace.web.templating import render
 
-router = APIRouter(dependencies=[Depends(verify_csrf)])
+router = routing.router(dependencies=[Depends(verify_csrf)])
 
 KIND_LABELS = {
     ModerationKind.CREATE_ACCOUNT: "created account",

@@ -26,6 +26,7 @@ class ServerKind(StrEnum):
 
 
 DEFAULT_SERVER = ServerKind.UVICORN
+GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 def serve(
@@ -64,6 +65,8 @@ def _run_uvicorn(factory: str, *, host: str, port: int, workers: int, log_level:
         proxy_headers=False,
         server_header=False,
         log_level=log_level.lower(),
+        # On SIGTERM, requests in flight get this long to finish; then the worker stops anyway.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 

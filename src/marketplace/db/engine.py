@@ -30,11 +30,17 @@ from marketplace.settings import Settings
 
 @dataclass(frozen=True)
 class PoolLimits:
-    """How many connections a process holds (``size`` + ``overflow``) and how long a request waits for one."""
+    """How many connections a process holds (``size`` + ``overflow``) and how long a request waits for one.
+
+    ``lock_timeout_ms``: how long a statement waits for a lock another transaction holds before
+    it fails (SQLite's busy timeout, PostgreSQL's ``lock_timeout``), so that no request waits
+    for ever behind a stuck one.
+    """
 
     size: int = 8
     overflow: int = 8
     timeout_seconds: float = 30.0
+    lock_timeout_ms: int = 5000
 
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
@@ -75,7 +81,13 @@ def make_engine(url: str | URL, *, sqlite_busy_timeout_ms: int = 5000, pool: Poo
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True, hide_parameters=True, **pool_args)
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        connect_args={"options": f"-c lock_timeout={int(limits.lock_timeout_ms)}"},
+        **pool_args,
+    )
 
 
 class Database:
@@ -92,6 +104,7 @@ class Database:
             size=settings.database_pool_size,
             overflow=settings.database_pool_overflow,
             timeout_seconds=settings.database_pool_timeout_seconds,
+            lock_timeout_ms=settings.postgres_lock_timeout_ms,
         )
         engine = make_engine(
             settings.resolved_database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms, pool=limits

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, File, Path, Query, UploadFile
+from fastapi import File, Path, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -31,9 +31,10 @@ from marketplace.listings.schemas import (
     listing_out,
     page_json,
 )
+from marketplace.web import routing
 from marketplace.web.dependencies import CatalogDep, DatabaseDep, DbSession, SettingsDep
 
-router = APIRouter(tags=["listings"])
+router = routing.router(tags=["listings"])
 
 MAX_API_PAGE_SIZE = 100
 ListingId = Annotated[int, Path(ge=1, le=MAX_ID, description="The listing's id.")]

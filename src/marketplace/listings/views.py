@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -28,6 +28,7 @@ from marketplace.listings.models import CATEGORIES, DescriptionFormat, Listing, 
 from marketplace.listings.queries import SORT_LABELS, SortOrder, browse_listings, image_content, vendor_own_listings
 from marketplace.listings.rendering import render_description
 from marketplace.settings import Settings
+from marketplace.web import routing
 from marketplace.web.csrf import verify_csrf
 from marketplace.web.dependencies import (
     CatalogDep,
@@ -39,10 +40,10 @@ from marketplace.web.dependencies import (
 from marketplace.web.pages import attempt, attempt_async, form_page, notice_from, parse_id, parse_page, redirect
 from marketplace.web.templating import render
 
-router = APIRouter(dependencies=[Depends(verify_csrf)])
+router = routing.router(dependencies=[Depends(verify_csrf)])
 
 
-def _signed_in_vendor(user: PageUser) -> User:
+async def _signed_in_vendor(user: PageUser) -> User:
     services.require_vendor(user)
     return user
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import time
 
-from fastapi import APIRouter
 from starlette.responses import Response
 
+from marketplace.web import routing
 from marketplace.web.dependencies import DatabaseDep
 from marketplace.web.responses import JSONResponse
 
-router = APIRouter(tags=["health"])
+router = routing.router(tags=["health"])
 log = logging.getLogger("marketplace.health")
 
 

@@ -27,7 +27,7 @@ from marketplace.web.errors import INTERNAL_ERROR, error_response
 
 log = logging.getLogger("marketplace.http")
 
-_REQUEST_ID_PATTERN = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID_PATTERN = re.compile(rb"[A-Za-z0-9._-]{1,64}")
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -90,7 +90,7 @@ class RequestContextMiddleware:
 
 def _incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
-        if name == b"x-request-id" and _REQUEST_ID_PATTERN.match(value):
+        if name == b"x-request-id" and _REQUEST_ID_PATTERN.fullmatch(value):
             return str(value.decode())
     return None
 
