@@ -312,3 +312,19 @@ def test_only_admins_may_use_the_admin_api(
         assert_api_error(forbidden, 403, "forbidden")
         assert_api_error(anonymous, 401, "not_authenticated")
     assert admin_api.get("/api/v1/admin/actions").json()["total"] == 0
+
+
+@pytest.mark.parametrize("reason", ["spam\x00", "spam\x1b[31m"])
+def test_a_reason_with_control_characters_is_refused_and_changes_nothing(
+    admin_api: SiteClient, make_user: Callable[..., User], reason: str
+) -> None:
+    buyer = make_user(Role.BUYER)
+    response = admin_api.post(f"/api/v1/admin/users/{buyer.id}/suspend", json={"reason": reason})
+    assert_api_error(response, 422, "invalid", field="reason")
+    assert admin_api.get("/api/v1/admin/actions").json()["total"] == 0
+
+
+def test_text_no_username_can_be_finds_no_one(admin: User, sign_in_as: SignInAs, client: SiteClient) -> None:
+    assert client.get("/vendors/a%00b").status_code == 404
+    page = sign_in_as(admin).client.get("/admin/users?q=%00")
+    assert page.status_code == 200

@@ -41,6 +41,9 @@ def check_username(username: str) -> str:
 
 
 def find_user_by_username(db: Session, username: str) -> User | None:
+    """The account named ``username`` in any case, or None (also for text no username can be)."""
+    if not USERNAME_PATTERN.fullmatch(username.strip()):
+        return None  # and NUL, which PostgreSQL refuses in text, never reaches the database
     return db.scalar(select(User).where(User.username_key == username_key(username)))
 
 

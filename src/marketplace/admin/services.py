@@ -57,6 +57,8 @@ def check_reason(reason: str | None) -> str:
         raise InvalidInput(
             f"The reason must be at most {MAX_REASON_LENGTH} characters (it has {len(text)}).", field="reason"
         )
+    if any(ord(char) < 0x20 and char not in "\t\n\r" for char in text):
+        raise InvalidInput("The reason contains control characters; remove them.", field="reason")
     return text
 
 
@@ -290,7 +292,7 @@ def search_accounts(
     Raises ``Forbidden`` (``admin`` is not an active admin).
     """
     require_admin(admin)
-    condition = User.username_key.contains(query.strip().lower(), autoescape=True)
+    condition = User.username_key.contains(query.replace("\x00", "").strip().lower(), autoescape=True)
     total = db.scalar(select(func.count()).select_from(User).where(condition)) or 0
     items = db.scalars(
         select(User).where(condition).order_by(User.id).offset(page_offset(page, page_size)).limit(page_size)
