@@ -12,12 +12,14 @@ from sqlalchemy import inspect, text
 from marketplace.db.engine import Database
 from marketplace.db.migrate import alembic_config, current_revision, head_revision, upgrade
 from marketplace.db.models import Base
-from marketplace.listings.models import Listing
+from marketplace.listings.models import Listing, schema_comparison_hooks
 
 
 def test_models_and_migrations_agree(database: Database) -> None:
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        hooks = schema_comparison_hooks(connection.dialect.name)
+        opts = {"compare_type": True, "include_name": hooks.include_name, "include_object": hooks.include_object}
+        context = MigrationContext.configure(connection, opts=opts)
         differences = compare_metadata(context, Base.metadata)
     assert differences == [], f"models and migrations differ; write a migration: {differences}"
 
