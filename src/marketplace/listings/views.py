@@ -24,8 +24,9 @@ from marketplace.accounts.services import find_user_by_username
 from marketplace.errors import InvalidInput, MarketplaceError, NotFound
 from marketplace.listings import services
 from marketplace.listings.forms import ListingForm, uploaded_files
+from marketplace.listings.listing_sql import SortOrder
 from marketplace.listings.models import CATEGORIES, DescriptionFormat, Listing, ListingStatus
-from marketplace.listings.queries import SORT_LABELS, SortOrder, browse_listings, image_content, vendor_own_listings
+from marketplace.listings.queries import SORT_LABELS, browse_listings, image_content, vendor_own_listings
 from marketplace.listings.rendering import render_description
 from marketplace.settings import Settings
 from marketplace.web.csrf import verify_csrf
@@ -110,6 +111,7 @@ def browse(request: Request, database: DatabaseDep, catalog: CatalogDep, setting
                 page=values["page"],
                 page_size=settings.listings_page_size,
                 cache=catalog.pages,
+                counts=catalog.counts,
             )
     if result is None:
         return render(request, "listings/browse.html", {**context, "result": None}, status_code=422)
@@ -146,6 +148,7 @@ def vendor_page(
         page=parse_page(request.query_params.get("page")),
         page_size=settings.listings_page_size,
         cache=catalog.pages,
+        counts=catalog.counts,
     )
     base = f"/vendors/{vendor.username}"
     values = {"q": "", "category": "", "sort": ""}
