@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,6 +24,7 @@ from marketplace.accounts.models import AccountStatus, Role, User
 from marketplace.accounts.services import find_user_by_username
 from marketplace.errors import InvalidInput, MarketplaceError, NotFound
 from marketplace.listings import services
+from marketplace.listings.catalog_cache import Catalog
 from marketplace.listings.forms import ListingForm, uploaded_files
 from marketplace.listings.listing_sql import SortOrder
 from marketplace.listings.models import CATEGORIES, DescriptionFormat, Listing, ListingStatus
@@ -38,7 +40,7 @@ from marketplace.web.dependencies import (
     keep_signed_in_user_readable,
 )
 from marketplace.web.pages import attempt, attempt_async, form_page, notice_from, parse_id, parse_page, redirect
-from marketplace.web.templating import render
+from marketplace.web.templating import ENVIRONMENT, render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
@@ -95,32 +97,52 @@ def _page_link(base: str, values: dict[str, Any], page: int) -> str:
 def browse(request: Request, database: DatabaseDep, catalog: CatalogDep, settings: SettingsDep) -> Response:
     # The hot path: one trip through the thread pool, so the session is opened here rather than
     # through the DbSession and Viewer dependencies (each a trip of its own; the ones above are
-    # resolved on the event loop).
+    # resolved on the event loop). A visitor who is not signed in costs no database connection
+    # when the results are remembered: the catalog version comes from its own reader.
     values, complaint = _browse_params(request)
     context: dict[str, Any] = {**values, "sort_labels": SORT_LABELS, "error_message": complaint}
+    results_html = None
     with database.session() as db:
         page_user_optional(request, db, settings)
         keep_signed_in_user_readable(request, db)  # this session is not DbSession's
-        result = None
         if not complaint:
-            result = browse_listings(
-                db,
-                q=values["q"],
-                category=values["category"] or None,
-                sort=SortOrder(values["sort"]),
-                page=values["page"],
-                page_size=settings.listings_page_size,
-                cache=catalog.pages,
-                counts=catalog.counts,
-            )
-    if result is None:
-        return render(request, "listings/browse.html", {**context, "result": None}, status_code=422)
-    links = {
-        "previous": _page_link("/", values, result.page - 1) if result.has_previous else None,
-        "next": _page_link("/", values, result.page + 1) if result.has_next else None,
-        "first": _page_link("/", values, 1),
-    }
-    return render(request, "listings/browse.html", {**context, "result": result, "links": links})
+            results_html = _browse_results(db, catalog, values, settings.listings_page_size)
+    if results_html is None:
+        return render(request, "listings/browse.html", {**context, "results_html": None}, status_code=422)
+    return render(request, "listings/browse.html", {**context, "results_html": results_html})
+
+
+def _browse_results(db: Session, catalog: Catalog, values: dict[str, Any], page_size: int) -> Markup:
+    """The results part of the browse page (count, cards, pages), as HTML.
+
+    It shows nothing of the viewer, so it is rendered once per catalog version and query and
+    remembered like the pages themselves: the version is read first, and a remembered part is
+    used only if it was rendered at that version (never stale).
+    """
+    version = catalog.version.read()
+    key = (values["q"], values["category"], values["sort"], values["page"], page_size)
+    html = catalog.browse_html.get(key, version)
+    if html is None:
+        result = browse_listings(
+            db,
+            q=values["q"],
+            category=values["category"] or None,
+            sort=SortOrder(values["sort"]),
+            page=values["page"],
+            page_size=page_size,
+            cache=catalog.pages,
+            counts=catalog.counts,
+            version=version,
+        )
+        links = {
+            "previous": _page_link("/", values, result.page - 1) if result.has_previous else None,
+            "next": _page_link("/", values, result.page + 1) if result.has_next else None,
+            "first": _page_link("/", values, 1),
+        }
+        context = {"result": result, "links": links, "q": values["q"], "category": values["category"]}
+        html = Markup(ENVIRONMENT.get_template("listings/_browse_results.html").render(context))  # noqa: S704  (autoescaped)
+        catalog.browse_html.put(key, version, html)
+    return html
 
 
 @router.get("/listings/{listing_id}")
