@@ -54,7 +54,13 @@ async def list_listings(
     catalog: CatalogDep,
     database: DatabaseDep,
     settings: SettingsDep,
-    q: Annotated[str | None, Query(description="Text to find in titles and descriptions.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            description="Words to find in titles and descriptions: a listing matches when it contains every "
+            "word, whatever their case and accents (docs/search.md). Text without a letter or digit matches nothing."
+        ),
+    ] = None,
     category: Annotated[str | None, Query(description="A category key.")] = None,
     sort: SortOrder = SortOrder.NEWEST,
     page: Annotated[int, Query(ge=1)] = 1,

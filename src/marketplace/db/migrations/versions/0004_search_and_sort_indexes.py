@@ -149,6 +149,10 @@ def upgrade() -> None:
         op.create_index(name, "listings", ["status", "hidden_at", *columns, "id", "vendor_id"])
     op.drop_index(_OLD_IMAGE_INDEX, table_name="listing_images")
     op.create_index(_IMAGE_INDEX, "listing_images", ["listing_id", "position", "id"])
+    if postgresql:
+        # Every row was just rewritten: fresh statistics let the planner choose between the
+        # trigram index (rare words) and the sort indexes (common words) from the start.
+        op.execute("ANALYZE listings")
 
 
 def downgrade() -> None:
