@@ -247,3 +247,20 @@ def test_a_listing_is_found_by_any_piece_of_its_title(
     listing_id = response.json()["id"]
     found = client.get("/api/v1/listings", params={"q": title, "page_size": 100}).json()["items"]
     assert listing_id in [item["id"] for item in found]
+
+
+def test_the_browse_page_shows_the_same_results_to_visitors_and_to_whoever_is_signed_in(
+    vendor: Person, buyer: Person, client: SiteClient, create_listing: Callable[..., dict[str, Any]]
+) -> None:
+    create_listing(vendor, title="Shared teapot")
+    for _ in range(2):  # the second time, the results part is the remembered one
+        anonymous = client.get("/", params={"q": "teapot"}).text
+        signed_in = buyer.client.get("/", params={"q": "teapot"}).text
+        assert _titles(anonymous) == _titles(signed_in) == ["Shared teapot"]
+        assert "Sign in" in anonymous
+        assert buyer.username not in anonymous
+        assert buyer.username in signed_in
+        assert "Sign out" in signed_in
+    create_listing(vendor, title="Second teapot")
+    assert _titles(client.get("/", params={"q": "teapot"}).text) == ["Second teapot", "Shared teapot"]
+    assert _titles(buyer.client.get("/", params={"q": "teapot"}).text) == ["Second teapot", "Shared teapot"]

@@ -1,10 +1,12 @@
 """HTML pages of the listings domain (they work with JavaScript disabled).
 
-Reading pages are plain ``def`` (synchronous database work in the thread pool). Form posts are
-``async def`` because the form and its files are read asynchronously; their database work then
-runs in the thread pool too. Every page action runs its service through ``web.pages.attempt``:
-a refusal rolls the request's transaction back (whatever the service wrote before refusing),
-then the form is shown again (4xx) with the message and what the vendor typed.
+Reading pages are plain ``def`` (synchronous database work in the thread pool), except the
+browse page: like the list API, it answers remembered results on the event loop and otherwise
+goes through the thread pool once. Form posts are ``async def`` because the form and its files
+are read asynchronously; their database work then runs in the thread pool too. Every page
+action runs its service through ``web.pages.attempt``: a refusal rolls the request's transaction
+back (whatever the service wrote before refusing), then the form is shown again (4xx) with the
+message and what the vendor typed.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from marketplace.accounts.auth import OptionalPageUser, PageUser, page_user_optional
+from marketplace.accounts.auth import SESSION_COOKIE, OptionalPageUser, PageUser, page_user_optional
 from marketplace.accounts.models import AccountStatus, Role, User
 from marketplace.accounts.services import find_user_by_username
+from marketplace.db.engine import Database
 from marketplace.errors import InvalidInput, MarketplaceError, NotFound
 from marketplace.listings import services
 from marketplace.listings.catalog_cache import Catalog
@@ -94,22 +97,45 @@ def _page_link(base: str, values: dict[str, Any], page: int) -> str:
 
 
 @router.get("/")
-def browse(request: Request, database: DatabaseDep, catalog: CatalogDep, settings: SettingsDep) -> Response:
-    # The hot path: one trip through the thread pool, so the session is opened here rather than
-    # through the DbSession and Viewer dependencies (each a trip of its own; the ones above are
-    # resolved on the event loop). A visitor who is not signed in costs no database connection
-    # when the results are remembered: the catalog version comes from its own reader.
+async def browse(request: Request, database: DatabaseDep, catalog: CatalogDep, settings: SettingsDep) -> Response:
+    # The hot path, served like the list API. A visitor who is not signed in, asking for results
+    # remembered at the current catalog version, is answered on the event loop: on SQLite the
+    # version is a primary-key read on the reader's own connection, and nothing else touches the
+    # database. Anything else (a signed-in visitor, whose session is looked up; results to
+    # compute) is one trip through the thread pool.
     values, complaint = _browse_params(request)
-    context: dict[str, Any] = {**values, "sort_labels": SORT_LABELS, "error_message": complaint}
+    if complaint is None and not request.cookies.get(SESSION_COOKIE) and catalog.version.is_local:
+        key = _results_key(values, settings.listings_page_size)
+        results_html = catalog.browse_html.get(key, catalog.version.read())
+        if results_html is not None:
+            request.state.user = request.state.web_session = None  # what page_user_optional finds
+            return _browse_page(request, values, complaint, results_html)
+    return await run_in_threadpool(_browse_in_thread, request, database, catalog, settings)
+
+
+def _browse_in_thread(request: Request, database: Database, catalog: Catalog, settings: Settings) -> Response:
+    # The session is opened here rather than through the DbSession and Viewer dependencies (each
+    # would be a trip through the thread pool of its own).
+    values, complaint = _browse_params(request)
     results_html = None
     with database.session() as db:
         page_user_optional(request, db, settings)
         keep_signed_in_user_readable(request, db)  # this session is not DbSession's
         if not complaint:
             results_html = _browse_results(db, catalog, values, settings.listings_page_size)
-    if results_html is None:
-        return render(request, "listings/browse.html", {**context, "results_html": None}, status_code=422)
-    return render(request, "listings/browse.html", {**context, "results_html": results_html})
+    return _browse_page(request, values, complaint, results_html)
+
+
+def _browse_page(
+    request: Request, values: dict[str, Any], complaint: str | None, results_html: Markup | None
+) -> Response:
+    context: dict[str, Any] = {**values, "sort_labels": SORT_LABELS, "error_message": complaint}
+    status = 422 if results_html is None else 200
+    return render(request, "listings/browse.html", {**context, "results_html": results_html}, status_code=status)
+
+
+def _results_key(values: dict[str, Any], page_size: int) -> tuple[Any, ...]:
+    return (values["q"], values["category"], values["sort"], values["page"], page_size)
 
 
 def _browse_results(db: Session, catalog: Catalog, values: dict[str, Any], page_size: int) -> Markup:
@@ -120,7 +146,7 @@ def _browse_results(db: Session, catalog: Catalog, values: dict[str, Any], page_
     used only if it was rendered at that version (never stale).
     """
     version = catalog.version.read()
-    key = (values["q"], values["category"], values["sort"], values["page"], page_size)
+    key = _results_key(values, page_size)
     html = catalog.browse_html.get(key, version)
     if html is None:
         result = browse_listings(
