@@ -102,12 +102,14 @@ def match_expression(words: tuple[str, ...]) -> str:
 
 
 def like_pattern(word: str) -> str:
-    # Words hold only letters, digits and marks: no %, _ or \ to escape.
+    """``%word%``: nothing to escape, since words hold only letters, digits and marks (no %, _ or \\)."""
     return f"%{word}%"
 
 
 @dataclass(frozen=True)
 class Statement:
+    """SQL in the driver's parameter style (``?`` for sqlite3, ``%s`` for psycopg) and its values, in order."""
+
     sql: str
     params: list[Any]
 
