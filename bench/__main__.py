@@ -19,8 +19,16 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.machine import load_average, machine_facts
-from bench.report import Verdict, add_ratios, markdown_table, print_table, print_verdicts, verdicts
-from bench.run import BARE, DEFAULT_ENDPOINTS, ENDPOINTS, LISTINGS, Options, RunResult, run_benchmark
+from bench.report import (
+    TARGET_LISTINGS,
+    Verdict,
+    add_ratios,
+    markdown_table,
+    print_table,
+    print_verdicts,
+    verdicts,
+)
+from bench.run import BARE, DEFAULT_ENDPOINTS, ENDPOINTS, Options, RunResult, run_benchmark
 from bench.servers import ServerFailed
 from bench.wrk import WrkError, wrk_path
 from marketplace.cli.serve import ServerKind
@@ -156,11 +164,13 @@ def _report(
         if count:
             failed = True
             console.print(f"[bold red]{name} logged {count} errors or tracebacks[/bold red]")
-    console.print("\n[bold]Targets[/bold] (GET /api/v1/listings):")
-    found = verdicts(result.measurements, LISTINGS)
+    console.print("\n[bold]Targets[/bold] (issue 2: the first page; issue 5: computed pages, search, browse):")
+    found = verdicts(result.measurements)
     print_verdicts(console, found)
     if not found:
         console.print("  (not measured in this run)")
+    if options.listings != TARGET_LISTINGS:
+        console.print(f"  (the targets are set for {TARGET_LISTINGS:,} listings; this run has {options.listings:,})")
     console.print(
         "\n[bold]A write is visible to the next read[/bold] (create, image, edit, hide, delete, suspend; read at once):"
     )
@@ -211,7 +221,7 @@ def _write_markdown(
     ]
     lines += ["", "## Results", "", markdown_table(result.measurements), ""]
     lines += [f"- {note}" for note in result.notes]
-    lines += ["", "## Targets (GET /api/v1/listings)", ""]
+    lines += ["", "## Targets", ""]
     lines += [f"- {'met' if v.met else 'MISSED'}: {v.description}: {v.detail}" for v in found]
     lines += ["", "## A write is visible to the next read", "", *(f"- {line}" for line in freshness_lines)]
     lines += ["", f"Run took {elapsed / 60:.1f} min.", ""]

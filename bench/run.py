@@ -21,8 +21,8 @@ from bench.seed import SEARCH_TERMS, SEARCH_WORD, SeededData, seed_database
 from bench.servers import ServerFailed, ServerProcess, app_command, bare_command, free_port
 from bench.wrk import WrkError, run_wrk, varied_request, write_script
 from marketplace.cli.serve import ServerKind
+from marketplace.listings.listing_sql import SortOrder
 from marketplace.listings.models import CATEGORIES
-from marketplace.listings.queries import SortOrder
 from marketplace.settings import load_settings
 
 BARE = "bare"

@@ -107,8 +107,11 @@ def database(settings: Settings) -> Iterator[Database]:
 
 
 @pytest.fixture
-def app(settings: Settings, database: Database) -> FastAPI:
-    return create_app(settings, database)
+def app(settings: Settings, database: Database) -> Iterator[FastAPI]:
+    application = create_app(settings, database)
+    yield application
+    # The live server runs without lifespan: release the catalogue's own connection here too.
+    application.state.runtime.catalog.close()
 
 
 @pytest.fixture

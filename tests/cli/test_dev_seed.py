@@ -53,6 +53,7 @@ def test_seed_twice_gives_the_same_accounts_and_listings(run: Run, development_e
 
     listings = client.get("/api/v1/listings").json()
     assert listings["total"] == 36
+    assert client.get("/api/v1/listings", params={"q": "POSTFIX dovecot"}).json()["total"] == 1  # searchable
     for category in CATEGORIES:
         assert client.get(f"/api/v1/listings?category={category}").json()["total"] >= 1, category
 

@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from marketplace.accounts.models import Role
 from marketplace.db.engine import Database
 from marketplace.listings.models import ListingImage
+from marketplace.listings.search_text import search_columns
 from tests.support.factories import Person
 
 _titles = itertools.count(1)
@@ -112,3 +113,21 @@ def store_images(database: Database, listing_id: int, count: int) -> None:
             )
             for n in range(count)
         )
+
+
+def assert_search_columns_match_the_text(database: Database) -> None:
+    """Every listing's stored columns are its text folded now, and the search index is sound."""
+    with database.engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, title, description, search_text, title_key FROM listings")).all()
+        for row in rows:
+            assert {"search_text": row.search_text, "title_key": row.title_key} == search_columns(
+                row.title, row.description
+            ), row.id
+        if database.dialect == "sqlite":
+            # Raises "database disk image is malformed" if the FTS5 index and the column disagree.
+            connection.execute(text("INSERT INTO listings_search(listings_search) VALUES ('integrity-check')"))
+        else:
+            valid = connection.execute(
+                text("SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_listings_search_text_trgm'::regclass")
+            ).scalar_one()
+            assert valid is True

@@ -99,7 +99,7 @@ def test_search_matches_title_and_description_case_insensitively(
     assert api["total"] == 2
 
 
-def test_wildcards_and_quotes_in_search_match_literally(
+def test_punctuation_in_search_separates_words_and_is_never_a_wildcard(
     vendor: Person, client: SiteClient, create_listing: Callable[..., dict[str, Any]]
 ) -> None:
     create_listing(vendor, title="100% cotton shirt")
@@ -110,12 +110,17 @@ def test_wildcards_and_quotes_in_search_match_literally(
     def found(term: str) -> list[str]:
         return sorted(item["title"] for item in client.get("/api/v1/listings", params={"q": term}).json()["items"])
 
-    assert found("%") == ["100% cotton shirt"]
-    assert found("_") == ["snake_case stickers"]
-    assert found("'") == ["Rock 'n' roll -- records"]
-    assert found("--") == ["Rock 'n' roll -- records"]
-    assert found("\\") == []
-    assert found("%%") == []
+    # Words are letters and digits; what is between them only separates them.
+    assert found("100%") == ["100% cotton shirt"]
+    assert found("snake_case") == ["snake_case stickers"]
+    assert found("ROCK'N'ROLL") == ["Rock 'n' roll -- records"]
+    # A query of punctuation alone has no word and finds nothing, on every database (as a LIKE
+    # wildcard, % or _ would have found every listing).
+    for term in ("%", "_", "%%", "'", "--", "\\", "'\"%_\\"):
+        assert found(term) == [], term
+        page = client.get("/", params={"q": term})
+        assert page.status_code == 200
+        assert "No listings match" in page.text
     assert found("' OR '1'='1") == []
 
 
@@ -242,3 +247,20 @@ def test_a_listing_is_found_by_any_piece_of_its_title(
     listing_id = response.json()["id"]
     found = client.get("/api/v1/listings", params={"q": title, "page_size": 100}).json()["items"]
     assert listing_id in [item["id"] for item in found]
+
+
+def test_the_browse_page_shows_the_same_results_to_visitors_and_to_whoever_is_signed_in(
+    vendor: Person, buyer: Person, client: SiteClient, create_listing: Callable[..., dict[str, Any]]
+) -> None:
+    create_listing(vendor, title="Shared teapot")
+    for _ in range(2):  # the second time, the results part is the remembered one
+        anonymous = client.get("/", params={"q": "teapot"}).text
+        signed_in = buyer.client.get("/", params={"q": "teapot"}).text
+        assert _titles(anonymous) == _titles(signed_in) == ["Shared teapot"]
+        assert "Sign in" in anonymous
+        assert buyer.username not in anonymous
+        assert buyer.username in signed_in
+        assert "Sign out" in signed_in
+    create_listing(vendor, title="Second teapot")
+    assert _titles(client.get("/", params={"q": "teapot"}).text) == ["Second teapot", "Shared teapot"]
+    assert _titles(buyer.client.get("/", params={"q": "teapot"}).text) == ["Second teapot", "Shared teapot"]

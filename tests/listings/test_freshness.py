@@ -26,6 +26,7 @@ from marketplace.errors import Conflict, MarketplaceError, NotFound
 from marketplace.listings.models import Listing
 from marketplace.listings.queries import browse_listings
 from marketplace.listings.schemas import page_json
+from marketplace.listings.search_text import search_columns
 from marketplace.listings.stock import release_stock, reserve_stock
 from marketplace.settings import Settings
 from tests.listings.conftest import image_bytes
@@ -89,6 +90,43 @@ def test_a_new_image_shows_on_the_card_at_once(
     assert added.status_code == 201
     card = client.get("/api/v1/listings").json()["items"][0]
     assert card["thumbnail_url"] == f"/images/{added.json()['id']}/thumbnail"
+
+
+def _search_ids(site: SiteClient, query: str) -> list[int]:
+    response = site.get("/api/v1/listings", params={"q": query})
+    assert response.status_code == 200
+    return [item["id"] for item in response.json()["items"]]
+
+
+def test_search_results_follow_every_change_at_once(
+    client: SiteClient, database: Database, vendor: Person, create_listing: Callable[..., dict[str, Any]]
+) -> None:
+    first = create_listing(vendor, title="Blue teapot")["id"]
+    # Fill every memory: the API's answer, the total of the search, the browse page's results.
+    assert _search_ids(client, "teapot") == _search_ids(client, "teapot") == [first]
+    assert "1 listing" in client.get("/", params={"q": "teapot"}).text
+
+    second = create_listing(vendor, title="Красный TEAPOT")["id"]
+    assert _search_ids(client, "teapot") == [second, first]
+    assert "2 listings" in client.get("/", params={"q": "teapot"}).text
+
+    # A change made elsewhere stores the folded columns too (docs/search.md), and shows at once.
+    renamed = {"title": "Blue kettle", **search_columns("Blue kettle", "A fine thing.")}
+    _change(
+        database,
+        "UPDATE listings SET title = :title, search_text = :search_text, title_key = :title_key WHERE id = :id",
+        id=first,
+        **renamed,
+    )
+    assert (_search_ids(client, "teapot"), _search_ids(client, "kettle")) == ([second], [first])
+    # The folded column alone (as re-folding every row would change it) moves the results as well.
+    _change(database, "UPDATE listings SET search_text = 'renamed' WHERE id = :id", id=second)
+    assert _search_ids(client, "teapot") == []
+    assert "No listings match" in client.get("/", params={"q": "teapot"}).text
+
+    _change(database, "UPDATE users SET status = 'suspended' WHERE id = :id", id=vendor.user.id)
+    assert _search_ids(client, "kettle") == []
+    assert "No listings match" in client.get("/", params={"q": "kettle"}).text
 
 
 # --- stock: orders move it without emptying the catalogue's memory ---------------------------

@@ -79,7 +79,9 @@ def start_postgres() -> PostgresServer:
         run_as = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
     server = PostgresServer(directory=directory, port=_free_port(), bin_dir=bin_dir, run_as=run_as)
     data = directory / "data"
-    server._run("initdb", "-D", str(data), "--auth=trust", "-E", "UTF8", "-U", "postgres")
+    # The locale is pinned, not inherited: C.UTF-8 sorts by code point (as SQLite does) and its
+    # character classes know every script (pg_trgm's trigrams of Cyrillic and CJK need that).
+    server._run("initdb", "-D", str(data), "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "-U", "postgres")
     options = f"-c listen_addresses=127.0.0.1 -c port={server.port} -c unix_socket_directories={directory} -c fsync=off"
     try:
         server._run("pg_ctl", "start", "-D", str(data), "-w", "-l", str(directory / "server.log"), "-o", options)

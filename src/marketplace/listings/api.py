@@ -19,8 +19,10 @@ from marketplace.db.base import MAX_ID
 from marketplace.db.engine import Database
 from marketplace.errors import InvalidInput
 from marketplace.listings import services
+from marketplace.listings.catalog_cache import CatalogCache
+from marketplace.listings.listing_sql import SortOrder
 from marketplace.listings.models import ListingStatus
-from marketplace.listings.queries import SortOrder, browse_listings
+from marketplace.listings.queries import BrowseQuery, page_rows
 from marketplace.listings.schemas import (
     ImageOut,
     ListingCreate,
@@ -29,7 +31,7 @@ from marketplace.listings.schemas import (
     ListingPatch,
     image_out,
     listing_out,
-    page_json,
+    row_json,
 )
 from marketplace.web import routing
 from marketplace.web.dependencies import CatalogDep, DatabaseDep, DbSession, SettingsDep
@@ -53,7 +55,13 @@ async def list_listings(
     catalog: CatalogDep,
     database: DatabaseDep,
     settings: SettingsDep,
-    q: Annotated[str | None, Query(description="Text to find in titles and descriptions.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            description="Words to find in titles and descriptions: a listing matches when it contains every "
+            "word, whatever their case and accents (docs/search.md). Text without a letter or digit matches nothing."
+        ),
+    ] = None,
     category: Annotated[str | None, Query(description="A category key.")] = None,
     sort: SortOrder = SortOrder.NEWEST,
     page: Annotated[int, Query(ge=1)] = 1,
@@ -70,17 +78,36 @@ async def list_listings(
     cache = catalog.json_bodies
     body = cache.get(key, version)
     if body is None:
-        body = await run_in_threadpool(_listing_page_json, database, key)
+        body = await run_in_threadpool(_listing_page_json, database, key, catalog.counts, version)
         cache.put(key, version, body)
     # Returned as bytes, so FastAPI does not validate it again: the model documents the shape.
     return Response(body, media_type="application/json")
 
 
-def _listing_page_json(database: Database, key: tuple[str | None, str | None, SortOrder, int, int]) -> bytes:
+def _listing_page_json(
+    database: Database,
+    key: tuple[str | None, str | None, SortOrder, int, int],
+    counts: CatalogCache[int],
+    version: int,
+) -> bytes:
+    """The answer's bytes, computed on a pooled connection's own cursor (no session, no ORM: the lean path).
+
+    ``version`` was read before: the total is remembered under it (``queries.page_rows``). The
+    bytes are those ``page_json`` gives for the same cards (``tests/listings/test_list_json.py``).
+    """
     q, category, sort, page, page_size = key
-    with database.session() as db:
-        result = browse_listings(db, q=q, category=category, sort=sort, page=page, page_size=page_size)
-    return orjson.dumps(page_json(result))
+    query = BrowseQuery.of(q=q, category=category, sort=sort, page=page, page_size=page_size)
+    connection = database.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            total, rows = page_rows(cursor, database.dialect, query, counts=counts, version=version)
+        finally:
+            cursor.close()
+    finally:
+        connection.close()  # back to the pool, which ends the transaction
+    page_data = {"items": [row_json(row) for row in rows], "total": total, "page": query.page, "page_size": page_size}
+    return orjson.dumps(page_data)
 
 
 @router.get("/listings/{listing_id}", response_model=ListingOut, summary="One listing")

@@ -18,6 +18,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from markupsafe import Markup
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -109,13 +110,25 @@ class CatalogCache(Generic[T]):
                 self._entries.popitem(last=False)
 
 
+# Totals are a few bytes each and shared by every sort, page and page size of a filter: keep many.
+COUNT_ENTRIES = 4096
+
+
 @dataclass
 class Catalog:
-    """What one process remembers of the catalogue: browse pages and list API bodies, and the version reader."""
+    """What one process remembers of the catalogue, and the version reader.
+
+    ``pages``: browse and vendor pages (cards); ``browse_html``: the results part of the browse
+    page, rendered; ``json_bodies``: list API answers (bytes); ``counts``: the total of each
+    filter (category, vendor, search words), which every sort, page and page size of that
+    filter shares.
+    """
 
     version: CatalogVersionReader
     pages: CatalogCache[Any] = field(default_factory=CatalogCache)
+    browse_html: CatalogCache[Markup] = field(default_factory=CatalogCache)
     json_bodies: CatalogCache[bytes] = field(default_factory=CatalogCache)
+    counts: CatalogCache[int] = field(default_factory=lambda: CatalogCache(max_entries=COUNT_ENTRIES))
 
     def close(self) -> None:
         self.version.close()

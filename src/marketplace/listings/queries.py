@@ -1,41 +1,44 @@
-"""Read-side queries for browsing: the hot path of the site.
+"""Read-side queries for browsing and searching: the hot path of the site.
 
-A page of listings costs two statements: one COUNT and one SELECT of plain columns with the
-vendor joined and the first image id as a correlated subquery. No ORM entities, no image bytes,
-no per-row queries. Both statements are served by the ``(status, hidden_at, ...)`` indexes and
-are built once per shape, then run with bound values.
+A page of listings costs at most two statements (``listing_sql``): a COUNT, remembered per
+filters and catalog version (``counts``) and so shared by every sort, page and page size, and a
+SELECT of plain columns with the vendor joined and the first image id as a correlated subquery.
+No ORM entities, no image bytes, no per-row queries: the statements run on the driver's own
+cursor (on the request's connection), and rows become cards (pages) or JSON data (the API)
+directly.
 
-Visibility (shared rule): status "active", not hidden by a moderator, and the vendor's account
-active.
+Search (``docs/search.md``): a listing matches when every word of the query (``query_words``)
+is a substring of its folded title and description. A query with text but no words (only
+punctuation) matches nothing; a blank query is no search.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
-from functools import lru_cache
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, func, select
+from sqlalchemy import select, text
+from sqlalchemy.engine import processors
 from sqlalchemy.orm import Session
 
-from marketplace.accounts.models import AccountStatus, Role, User
+from marketplace.accounts.models import AccountStatus, User
 from marketplace.listings.catalog_cache import CatalogCache, catalog_version
+from marketplace.listings.listing_sql import (
+    OWN_LISTINGS_SQL,
+    ListingFilter,
+    PagePlan,
+    SortOrder,
+    choose_plan,
+    count_statement,
+    page_statement,
+)
 from marketplace.listings.models import Listing, ListingImage, ListingStatus
+from marketplace.listings.search_text import query_words
 from marketplace.pagination import MAX_PAGE, Page, page_offset
 
 MAX_QUERY_LENGTH = 200
-_LIKE_ESCAPE = "\\"
-
-
-class SortOrder(StrEnum):
-    NEWEST = "newest"
-    PRICE_ASC = "price_asc"
-    PRICE_DESC = "price_desc"
-    TITLE = "title"
-
 
 SORT_LABELS: dict[str, str] = {
     SortOrder.NEWEST: "Newest first",
@@ -75,103 +78,107 @@ def clean_search_term(q: str | None) -> str:
     return q.replace("\x00", "").strip()[:MAX_QUERY_LENGTH]
 
 
-def _like_pattern(term: str) -> str:
-    """``%term%`` with the LIKE wildcards in ``term`` escaped: the search text is data."""
-    escaped = term.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", _LIKE_ESCAPE + "%")
-    return "%" + escaped.replace("_", _LIKE_ESCAPE + "_") + "%"
+@dataclass(frozen=True)
+class BrowseQuery:
+    """One page of one list: what ``browse_listings`` and the list API compute (hashable: a cache key)."""
+
+    listing_filter: ListingFilter
+    sort: SortOrder
+    page: int
+    page_size: int
+    # The query had text but no word in it (only punctuation): nothing matches.
+    matches_nothing: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        q: str | None,
+        category: str | None,
+        sort: SortOrder,
+        page: int,
+        page_size: int,
+        vendor_id: int | None = None,
+    ) -> BrowseQuery:
+        term = clean_search_term(q)
+        words = query_words(term) if term else ()
+        listing_filter = ListingFilter(words=words, category=category or None, vendor_id=vendor_id)
+        page = max(1, min(page, MAX_PAGE))
+        return cls(listing_filter, sort, page, page_size, matches_nothing=bool(term) and not words)
 
 
-def _contains(column: Any, dialect: str) -> ColumnElement[bool]:
-    # SQLite's LIKE already ignores ASCII case (its lower() knows no more than ASCII either), and
-    # calling lower() on every row doubles the cost; PostgreSQL has ILIKE.
-    pattern = bindparam("pattern", type_=String())
-    if dialect == "sqlite":
-        return column.like(pattern, escape=_LIKE_ESCAPE)  # type: ignore[no-any-return]
-    return column.ilike(pattern, escape=_LIKE_ESCAPE)  # type: ignore[no-any-return]
+Counts = CatalogCache[int]
 
 
-def _listing_filters(searching: bool, by_category: bool, by_vendor: bool, dialect: str) -> list[ColumnElement[bool]]:
-    """Conditions on the listing itself; values are bound at execution: ``pattern``, ``category``, ``vendor_id``."""
-    conditions = [Listing.status == ListingStatus.ACTIVE, Listing.hidden_at.is_(None)]
-    if searching:
-        conditions.append(_contains(Listing.title, dialect) | _contains(Listing.description, dialect))
-    if by_category:
-        conditions.append(Listing.category == bindparam("category", type_=String()))
-    if by_vendor:
-        conditions.append(Listing.vendor_id == bindparam("vendor_id", type_=Integer()))
-    return conditions
+def page_rows(
+    cursor: Any, dialect: str, query: BrowseQuery, *, counts: Counts | None = None, version: int = 0
+) -> tuple[int, list[Sequence[Any]]]:
+    """The total and the rows (``listing_sql.CARD_COLUMNS``) of one page, on a DB-API ``cursor``.
 
-
-@lru_cache(maxsize=128)
-def _browse_statements(
-    dialect: str, sort: SortOrder, *, searching: bool, by_category: bool, by_vendor: bool
-) -> tuple[Select[Any], Select[Any]]:
-    """The COUNT and the page SELECT for one shape of browse query, built once per process.
-
-    Building a statement costs more than running it on the hot path, so each shape is built
-    once with bound parameters and reused.
+    With ``counts``, a total computed at catalog ``version`` is reused; ``version`` must have been
+    read before this call (so nothing is remembered under a version newer than its data).
     """
-    conditions = _listing_filters(searching, by_category, by_vendor, dialect)
-    # COUNT reads only the (status, hidden_at, vendor_id, category) index: one range per active vendor.
-    active_vendors = select(User.id).where(User.role == Role.VENDOR, User.status == AccountStatus.ACTIVE)
-    count = select(func.count()).select_from(Listing).where(*conditions, Listing.vendor_id.in_(active_vendors))
-    rows = _card_columns().where(*conditions, User.status == AccountStatus.ACTIVE).order_by(*_order_by(sort))
-    return count, rows
+    if query.matches_nothing:
+        return 0, []
+    listing_filter = query.listing_filter
+    total = _count(cursor, dialect, listing_filter, counts, version)
+    offset = page_offset(query.page, query.page_size)
+    if offset >= total:
+        return total, []
+    plan = PagePlan.WALK
+    if listing_filter.words:
+        candidates = _count(cursor, dialect, listing_filter.without_words(), counts, version)
+        plan = choose_plan(dialect, listing_filter, total, candidates)
+    statement = page_statement(dialect, listing_filter, query.sort, limit=query.page_size, offset=offset, plan=plan)
+    return total, _fetch_all(cursor, dialect, statement.sql, statement.params)
 
 
-def _order_by(sort: SortOrder) -> Sequence[Any]:
-    if sort is SortOrder.PRICE_ASC:
-        return (Listing.price_atomic.asc(), Listing.id.asc())
-    if sort is SortOrder.PRICE_DESC:
-        return (Listing.price_atomic.desc(), Listing.id.desc())
-    if sort is SortOrder.TITLE:
-        return (func.lower(Listing.title).asc(), Listing.id.asc())
-    return (Listing.created_at.desc(), Listing.id.desc())
+def _count(cursor: Any, dialect: str, listing_filter: ListingFilter, counts: Counts | None, version: int) -> int:
+    if counts is not None:
+        remembered = counts.get(listing_filter, version)
+        if remembered is not None:
+            return remembered
+    statement = count_statement(dialect, listing_filter)
+    total = int(_fetch_all(cursor, dialect, statement.sql, statement.params)[0][0])
+    if counts is not None:
+        counts.put(listing_filter, version, total)
+    return total
 
 
-def _first_image_id() -> Any:
-    return (
-        select(ListingImage.id)
-        .where(ListingImage.listing_id == Listing.id)
-        .order_by(ListingImage.position, ListingImage.id)
-        .limit(1)
-        .correlate(Listing)
-        .scalar_subquery()
-    )
+def _fetch_all(cursor: Any, dialect: str, sql: str, params: list[Any]) -> list[Sequence[Any]]:
+    if dialect == "postgresql":
+        # Never a prepared statement: psycopg prepares one after 5 runs, and PostgreSQL then
+        # switches to a generic plan that cannot see the LIKE patterns (up to 3× slower searches).
+        cursor.execute(sql, params, prepare=False)
+    else:
+        cursor.execute(sql, params)
+    return list(cursor.fetchall())
 
 
-def _card_columns() -> Select[Any]:
-    return select(
-        Listing.id,
-        Listing.title,
-        Listing.price_atomic,
-        (Listing.stock > 0).label("in_stock"),
-        Listing.category,
-        Listing.status,
-        # A flag, not the timestamp: one datetime fewer to parse per row.
-        Listing.hidden_at.is_not(None).label("hidden"),
-        Listing.vendor_id,
-        User.username,
-        _first_image_id().label("first_image_id"),
-        Listing.created_at,
-        Listing.updated_at,
-    ).join(User, User.id == Listing.vendor_id)
+def as_utc(value: datetime | str) -> datetime:
+    """A timestamp column read by the driver (SQLite: text; PostgreSQL: naive UTC) as an aware datetime."""
+    if isinstance(value, str):
+        parsed: datetime = processors.str_to_datetime(value)  # how SQLAlchemy itself reads SQLite's text
+        return parsed.replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC)
 
 
-def _card(row: Any) -> ListingCard:
+def card(row: Sequence[Any]) -> ListingCard:
+    """A ``ListingCard`` from a row of ``listing_sql.CARD_COLUMNS``."""
+    (id_, title, price, in_stock, category, status, hidden, vendor_id, username, image_id, created, updated) = row
     return ListingCard(
-        id=row.id,
-        title=row.title,
-        price_atomic=row.price_atomic,
-        in_stock=bool(row.in_stock),
-        category=row.category,
-        status=row.status,
-        hidden=bool(row.hidden),
-        vendor_id=row.vendor_id,
-        vendor_username=row.username,
-        first_image_id=row.first_image_id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        id=id_,
+        title=title,
+        price_atomic=price,
+        in_stock=bool(in_stock),
+        category=category,
+        status=status,
+        hidden=bool(hidden),
+        vendor_id=vendor_id,
+        vendor_username=username,
+        first_image_id=image_id,
+        created_at=as_utc(created),
+        updated_at=as_utc(updated),
     )
 
 
@@ -185,56 +192,37 @@ def browse_listings(
     page_size: int,
     vendor_id: int | None = None,
     cache: CatalogCache[Page[ListingCard]] | None = None,
+    counts: Counts | None = None,
+    version: int | None = None,
 ) -> Page[ListingCard]:
     """One page of publicly visible listings matching the filters.
 
     ``page`` beyond the last page gives an empty page (and the true total), never an error.
-    With ``cache``, an answer computed at the current catalog version is reused (never a stale one).
+    With ``cache`` (pages) and ``counts`` (totals), answers computed at the current catalog
+    version are reused, never older ones; ``version`` is that version if the caller has just
+    read it (else it is read here, before anything is computed).
     """
-    page = max(1, min(page, MAX_PAGE))
-    term = clean_search_term(q)
-    query = _PageQuery(term, category, sort, page, page_size, vendor_id)
-    if cache is None:
-        return _query_page(db, query)
-    version = catalog_version(db)
-    result = cache.get(query, version)
+    query = BrowseQuery.of(q=q, category=category, sort=sort, page=page, page_size=page_size, vendor_id=vendor_id)
+    if cache is None and counts is None:
+        return _page_of_cards(db, query, None, 0)
+    if version is None:
+        version = catalog_version(db)
+    result = cache.get(query, version) if cache is not None else None
     if result is None:
-        result = _query_page(db, query)
-        cache.put(query, version, result)
+        result = _page_of_cards(db, query, counts, version)
+        if cache is not None:
+            cache.put(query, version, result)
     return result
 
 
-@dataclass(frozen=True)
-class _PageQuery:
-    term: str
-    category: str | None
-    sort: SortOrder
-    page: int
-    page_size: int
-    vendor_id: int | None
-
-
-def _query_page(db: Session, query: _PageQuery) -> Page[ListingCard]:
-    count, rows = _browse_statements(
-        db.get_bind().dialect.name,
-        query.sort,
-        searching=bool(query.term),
-        by_category=bool(query.category),
-        by_vendor=query.vendor_id is not None,
-    )
-    params: dict[str, Any] = {}
-    if query.term:
-        params["pattern"] = _like_pattern(query.term)
-    if query.category:
-        params["category"] = query.category
-    if query.vendor_id is not None:
-        params["vendor_id"] = query.vendor_id
-    total = int(db.scalar(count, params) or 0)
-    offset = page_offset(query.page, query.page_size)
-    items: list[ListingCard] = []
-    if offset < total:
-        items = [_card(row) for row in db.execute(rows.limit(query.page_size).offset(offset), params)]
-    return Page(items=items, total=total, page=query.page, page_size=query.page_size)
+def _page_of_cards(db: Session, query: BrowseQuery, counts: Counts | None, version: int) -> Page[ListingCard]:
+    connection = db.connection()
+    cursor = connection.connection.cursor()
+    try:
+        total, rows = page_rows(cursor, connection.dialect.name, query, counts=counts, version=version)
+    finally:
+        cursor.close()
+    return Page(items=[card(row) for row in rows], total=total, page=query.page, page_size=query.page_size)
 
 
 @dataclass(frozen=True)
@@ -247,13 +235,8 @@ class OwnListing:
 
 def vendor_own_listings(db: Session, vendor_id: int) -> list[OwnListing]:
     """Every listing of a vendor but the deleted ones, newest first (their /sell page)."""
-    rows = db.execute(
-        _card_columns()
-        .add_columns(Listing.stock)
-        .where(Listing.vendor_id == vendor_id, Listing.status != ListingStatus.DELETED)
-        .order_by(Listing.created_at.desc(), Listing.id.desc())
-    )
-    return [OwnListing(card=_card(row), stock=row.stock) for row in rows]
+    rows = db.execute(text(OWN_LISTINGS_SQL), {"vendor_id": vendor_id, "deleted": ListingStatus.DELETED.value})
+    return [OwnListing(card=card(row[:-1]), stock=row[-1]) for row in rows]
 
 
 @dataclass(frozen=True)

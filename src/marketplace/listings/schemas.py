@@ -8,13 +8,14 @@ the pages share.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from marketplace.listings.models import Listing, ListingImage
-from marketplace.listings.queries import ListingCard
+from marketplace.listings.queries import ListingCard, as_utc
 from marketplace.listings.rendering import render_description
 from marketplace.monero.amounts import format_xmr
 from marketplace.pagination import Page
@@ -171,4 +172,36 @@ def page_json(page: Page[ListingCard]) -> dict[str, Any]:
         "total": page.total,
         "page": page.page,
         "page_size": page.page_size,
+    }
+
+
+def _timestamp_column(value: datetime | str) -> str:
+    """A timestamp as read by the driver, as ``_timestamp`` writes it.
+
+    SQLite gives SQLAlchemy's text (``YYYY-MM-DD HH:MM:SS.ffffff``), turned into ``…Z`` without
+    parsing (pydantic leaves out a zero fraction, so does this); anything else is parsed.
+    """
+    if isinstance(value, str) and len(value) == 26 and value[10] == " " and value[19] == ".":
+        if value.endswith(".000000"):
+            return f"{value[:10]}T{value[11:19]}Z"
+        return f"{value[:10]}T{value[11:]}Z"
+    return _timestamp(as_utc(value))
+
+
+def row_json(row: Sequence[Any]) -> dict[str, Any]:
+    """``summary_json`` of the card in a row of ``listing_sql.CARD_COLUMNS``, without making the card."""
+    (id_, title, price, in_stock, category, status, _hidden, vendor_id, username, first, created, updated) = row
+    return {
+        "id": id_,
+        "title": title,
+        "price_atomic": price,
+        "price_xmr": format_xmr(price),
+        "in_stock": bool(in_stock),
+        "category": category,
+        "status": status,
+        "vendor": {"id": vendor_id, "username": username},
+        "thumbnail_url": None if first is None else thumbnail_url(first),
+        "image_url": None if first is None else image_url(first),
+        "created_at": _timestamp_column(created),
+        "updated_at": _timestamp_column(updated),
     }

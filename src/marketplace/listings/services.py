@@ -36,6 +36,7 @@ from marketplace.db.writes import compare_and_set, select_for_update
 from marketplace.errors import Conflict, Forbidden, InvalidInput, MarketplaceError, NotFound
 from marketplace.listings.images import ProcessedImage, process_upload
 from marketplace.listings.models import CATEGORIES, DescriptionFormat, Listing, ListingImage, ListingStatus
+from marketplace.listings.search_text import search_columns
 from marketplace.monero.amounts import check_price_atomic
 from marketplace.settings import Settings
 
@@ -216,6 +217,26 @@ def _guarded_update(db: Session, actor: User, listing_id: int, values: dict[str,
     compare_and_set(db, statement, refused=lambda: _refusal(db, actor, listing_id))
 
 
+def _text_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """``changes`` with the search columns when both texts are given; else they are stored after the UPDATE."""
+    if "title" in changes and "description" in changes:
+        return {**changes, **search_columns(changes["title"], changes["description"])}
+    return changes
+
+
+def _store_search_columns(db: Session, listing_id: int) -> None:
+    """Fold the listing's title and description as they are now and store them (after an UPDATE of one).
+
+    The UPDATE just made holds the row (PostgreSQL) or the database (SQLite) until the commit,
+    so no other change of the texts can come between this read and this write.
+    """
+    title, description = db.execute(select(Listing.title, Listing.description).where(Listing.id == listing_id)).one()
+    db.execute(
+        update(Listing).where(Listing.id == listing_id).values(**search_columns(title, description)),
+        execution_options={"synchronize_session": False},
+    )
+
+
 def _reloaded(db: Session, listing_id: int) -> Listing:
     """The listing with its images as the transaction sees them now (after Core writes)."""
     statement = select(Listing).where(Listing.id == listing_id).execution_options(populate_existing=True)
@@ -359,7 +380,9 @@ def update_listing(
     if processed:
         _lock_and_add_images(db, actor, listing_id, processed, settings)
     if changes or processed:
-        _guarded_update(db, actor, listing_id, changes)
+        _guarded_update(db, actor, listing_id, _text_changes(changes))
+    if ("title" in changes) != ("description" in changes):
+        _store_search_columns(db, listing_id)
     return _reloaded(db, listing_id)
 
 

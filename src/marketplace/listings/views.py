@@ -1,10 +1,12 @@
 """HTML pages of the listings domain (they work with JavaScript disabled).
 
-Reading pages are plain ``def`` (synchronous database work in the thread pool). Form posts are
-``async def`` because the form and its files are read asynchronously; their database work then
-runs in the thread pool too. Every page action runs its service through ``web.pages.attempt``:
-a refusal rolls the request's transaction back (whatever the service wrote before refusing),
-then the form is shown again (4xx) with the message and what the vendor typed.
+Reading pages are plain ``def`` (synchronous database work in the thread pool), except the
+browse page: like the list API, it answers remembered results on the event loop and otherwise
+goes through the thread pool once. Form posts are ``async def`` because the form and its files
+are read asynchronously; their database work then runs in the thread pool too. Every page
+action runs its service through ``web.pages.attempt``: a refusal rolls the request's transaction
+back (whatever the service wrote before refusing), then the form is shown again (4xx) with the
+message and what the vendor typed.
 """
 
 from __future__ import annotations
@@ -13,19 +15,23 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from marketplace.accounts.auth import OptionalPageUser, PageUser, page_user_optional
+from marketplace.accounts.auth import SESSION_COOKIE, OptionalPageUser, PageUser, page_user_optional
 from marketplace.accounts.models import AccountStatus, Role, User
 from marketplace.accounts.services import find_user_by_username
+from marketplace.db.engine import Database
 from marketplace.errors import InvalidInput, MarketplaceError, NotFound
 from marketplace.listings import services
+from marketplace.listings.catalog_cache import Catalog
 from marketplace.listings.forms import ListingForm, uploaded_files
+from marketplace.listings.listing_sql import SortOrder
 from marketplace.listings.models import CATEGORIES, DescriptionFormat, Listing, ListingStatus
-from marketplace.listings.queries import SORT_LABELS, SortOrder, browse_listings, image_content, vendor_own_listings
+from marketplace.listings.queries import SORT_LABELS, browse_listings, image_content, vendor_own_listings
 from marketplace.listings.rendering import render_description
 from marketplace.settings import Settings
 from marketplace.web import routing
@@ -38,7 +44,7 @@ from marketplace.web.dependencies import (
     keep_signed_in_user_readable,
 )
 from marketplace.web.pages import attempt, attempt_async, form_page, notice_from, parse_id, parse_page, redirect
-from marketplace.web.templating import render
+from marketplace.web.templating import ENVIRONMENT, render
 
 router = routing.router(dependencies=[Depends(verify_csrf)])
 
@@ -92,34 +98,78 @@ def _page_link(base: str, values: dict[str, Any], page: int) -> str:
 
 
 @router.get("/")
-def browse(request: Request, database: DatabaseDep, catalog: CatalogDep, settings: SettingsDep) -> Response:
-    # The hot path: one trip through the thread pool, so the session is opened here rather than
-    # through the DbSession and Viewer dependencies (each a trip of its own; the ones above are
-    # resolved on the event loop).
+async def browse(request: Request, database: DatabaseDep, catalog: CatalogDep, settings: SettingsDep) -> Response:
+    # The hot path, served like the list API. A visitor who is not signed in, asking for results
+    # remembered at the current catalog version, is answered on the event loop: on SQLite the
+    # version is a primary-key read on the reader's own connection, and nothing else touches the
+    # database. Anything else (a signed-in visitor, whose session is looked up; results to
+    # compute) is one trip through the thread pool.
     values, complaint = _browse_params(request)
-    context: dict[str, Any] = {**values, "sort_labels": SORT_LABELS, "error_message": complaint}
+    if complaint is None and not request.cookies.get(SESSION_COOKIE) and catalog.version.is_local:
+        key = _results_key(values, settings.listings_page_size)
+        results_html = catalog.browse_html.get(key, catalog.version.read())
+        if results_html is not None:
+            request.state.user = request.state.web_session = None  # what page_user_optional finds
+            return _browse_page(request, values, complaint, results_html)
+    return await run_in_threadpool(_browse_in_thread, request, database, catalog, settings)
+
+
+def _browse_in_thread(request: Request, database: Database, catalog: Catalog, settings: Settings) -> Response:
+    # The session is opened here rather than through the DbSession and Viewer dependencies (each
+    # would be a trip through the thread pool of its own).
+    values, complaint = _browse_params(request)
+    results_html = None
     with database.session() as db:
         page_user_optional(request, db, settings)
         keep_signed_in_user_readable(request, db)  # this session is not DbSession's
-        result = None
         if not complaint:
-            result = browse_listings(
-                db,
-                q=values["q"],
-                category=values["category"] or None,
-                sort=SortOrder(values["sort"]),
-                page=values["page"],
-                page_size=settings.listings_page_size,
-                cache=catalog.pages,
-            )
-    if result is None:
-        return render(request, "listings/browse.html", {**context, "result": None}, status_code=422)
-    links = {
-        "previous": _page_link("/", values, result.page - 1) if result.has_previous else None,
-        "next": _page_link("/", values, result.page + 1) if result.has_next else None,
-        "first": _page_link("/", values, 1),
-    }
-    return render(request, "listings/browse.html", {**context, "result": result, "links": links})
+            results_html = _browse_results(db, catalog, values, settings.listings_page_size)
+    return _browse_page(request, values, complaint, results_html)
+
+
+def _browse_page(
+    request: Request, values: dict[str, Any], complaint: str | None, results_html: Markup | None
+) -> Response:
+    context: dict[str, Any] = {**values, "sort_labels": SORT_LABELS, "error_message": complaint}
+    status = 422 if results_html is None else 200
+    return render(request, "listings/browse.html", {**context, "results_html": results_html}, status_code=status)
+
+
+def _results_key(values: dict[str, Any], page_size: int) -> tuple[Any, ...]:
+    return (values["q"], values["category"], values["sort"], values["page"], page_size)
+
+
+def _browse_results(db: Session, catalog: Catalog, values: dict[str, Any], page_size: int) -> Markup:
+    """The results part of the browse page (count, cards, pages), as HTML.
+
+    It shows nothing of the viewer, so it is rendered once per catalog version and query and
+    remembered like the pages themselves: the version is read first, and a remembered part is
+    used only if it was rendered at that version (never stale).
+    """
+    version = catalog.version.read()
+    key = _results_key(values, page_size)
+    html = catalog.browse_html.get(key, version)
+    if html is None:
+        result = browse_listings(
+            db,
+            q=values["q"],
+            category=values["category"] or None,
+            sort=SortOrder(values["sort"]),
+            page=values["page"],
+            page_size=page_size,
+            cache=catalog.pages,
+            counts=catalog.counts,
+            version=version,
+        )
+        links = {
+            "previous": _page_link("/", values, result.page - 1) if result.has_previous else None,
+            "next": _page_link("/", values, result.page + 1) if result.has_next else None,
+            "first": _page_link("/", values, 1),
+        }
+        context = {"result": result, "links": links, "q": values["q"], "category": values["category"]}
+        html = Markup(ENVIRONMENT.get_template("listings/_browse_results.html").render(context))  # noqa: S704  (autoescaped)
+        catalog.browse_html.put(key, version, html)
+    return html
 
 
 @router.get("/listings/{listing_id}")
@@ -147,6 +197,7 @@ def vendor_page(
         page=parse_page(request.query_params.get("page")),
         page_size=settings.listings_page_size,
         cache=catalog.pages,
+        counts=catalog.counts,
     )
     base = f"/vendors/{vendor.username}"
     values = {"q": "", "category": "", "sort": ""}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from marketplace.db.models import Base
+from marketplace.listings.models import schema_comparison_hooks
 
 config = context.config
 target_metadata = Base.metadata
@@ -21,12 +22,16 @@ def run_migrations() -> None:
     _run(connection)
 
 
-def _run(connection: object) -> None:
+def _run(connection: Connection) -> None:
+    hooks = schema_comparison_hooks(connection.dialect.name)
     context.configure(
-        connection=connection,  # type: ignore[arg-type]
+        connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
+        # Objects the models cannot declare (SQLite's FTS5 table, PostgreSQL's trigram index).
+        include_name=hooks.include_name,
+        include_object=hooks.include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
