@@ -8,6 +8,7 @@ must still say what the server enforces, so that a generated client is not refus
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -18,9 +19,11 @@ def enforced(
     max_length: int | None = None,
     minimum: int | None = None,
     maximum: int | None = None,
+    choices: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The JSON schema keywords for the rules a service applies to one field (``json_schema_extra``)."""
     keywords = {
+        "enum": list(choices) if choices is not None else None,
         "pattern": pattern,
         "minLength": min_length,
         "maxLength": max_length,

@@ -2,8 +2,8 @@
 
 Inputs are strict (a price given as ``"5"`` or ``5.0`` is refused, not coerced) and forbid extra
 fields, so a client cannot set what it should not (vendor, status on create, hidden_at...). Types
-are checked here; the business rules (lengths, ranges, categories) live in the services, which
-the pages share.
+are checked here; the business rules (lengths, ranges, categories) are enforced by the services,
+which the pages share, and stated here for the OpenAPI document (``enforced``).
 """
 
 from __future__ import annotations
@@ -14,24 +14,43 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from marketplace.listings.models import Listing, ListingImage
+from marketplace.api_schema import enforced
+from marketplace.listings.models import CATEGORIES, Listing, ListingImage
 from marketplace.listings.queries import ListingCard, as_utc
 from marketplace.listings.rendering import render_description
-from marketplace.monero.amounts import format_xmr
+from marketplace.listings.services import DESCRIPTION_MAX_LENGTH, STOCK_MAX, TITLE_MAX_LENGTH
+from marketplace.monero.amounts import MAX_PRICE_ATOMIC, format_xmr
 from marketplace.pagination import Page
 
 DescriptionFormatName = Literal["plain", "markdown"]
 
 
+# What the services accept (listings/services.py), as JSON schema patterns: the title has no
+# control character, the description none but tab and line breaks, and each has a character that is
+# not white space (both are trimmed or checked after trimming).
+_TITLE_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+_DESCRIPTION_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_DESCRIPTION_PATTERN = rf"^{_DESCRIPTION_CHAR}*[^\s\x00-\x1f\x7f]{_DESCRIPTION_CHAR}*$"
+_TITLE_RULES = enforced(pattern=_TITLE_PATTERN, min_length=1, max_length=TITLE_MAX_LENGTH)
+_DESCRIPTION_RULES = enforced(pattern=_DESCRIPTION_PATTERN, min_length=1, max_length=DESCRIPTION_MAX_LENGTH)
+_PRICE_RULES = enforced(minimum=1, maximum=MAX_PRICE_ATOMIC)
+_STOCK_RULES = enforced(minimum=0, maximum=STOCK_MAX)
+_CATEGORY_RULES = enforced(choices=list(CATEGORIES))
+
+
 class ListingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    title: str = Field(description="1 to 120 characters after trimming.")
-    description: str = Field(description="1 to 20,000 characters, plain text or Markdown.")
+    title: str = Field(description="1 to 120 characters after trimming.", json_schema_extra=_TITLE_RULES)
+    description: str = Field(
+        description="1 to 20,000 characters, plain text or Markdown.", json_schema_extra=_DESCRIPTION_RULES
+    )
     description_format: DescriptionFormatName = "plain"
-    price_atomic: int = Field(description="Price in piconero (1 XMR = 10^12), a JSON integer above zero.")
-    stock: int = Field(description="Units available, 0 to 1,000,000.")
-    category: str = Field(description="One of the category keys.")
+    price_atomic: int = Field(
+        description="Price in piconero (1 XMR = 10^12), a JSON integer above zero.", json_schema_extra=_PRICE_RULES
+    )
+    stock: int = Field(description="Units available, 0 to 1,000,000.", json_schema_extra=_STOCK_RULES)
+    category: str = Field(description="One of the category keys.", json_schema_extra=_CATEGORY_RULES)
 
 
 class ListingPatch(BaseModel):
@@ -39,12 +58,12 @@ class ListingPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    title: str | None = None
-    description: str | None = None
+    title: str | None = Field(default=None, json_schema_extra=_TITLE_RULES)
+    description: str | None = Field(default=None, json_schema_extra=_DESCRIPTION_RULES)
     description_format: DescriptionFormatName | None = None
-    price_atomic: int | None = None
-    stock: int | None = None
-    category: str | None = None
+    price_atomic: int | None = Field(default=None, json_schema_extra=_PRICE_RULES)
+    stock: int | None = Field(default=None, json_schema_extra=_STOCK_RULES)
+    category: str | None = Field(default=None, json_schema_extra=_CATEGORY_RULES)
     status: Literal["active", "paused"] | None = None
 
 

@@ -281,7 +281,6 @@ async def edit_listing(
     listing_id: str, request: Request, db: DbSession, vendor: Vendor, settings: SettingsDep
 ) -> Response:
     number = parse_id(listing_id, "listing")
-    await run_in_threadpool(services.owned_listing, db, vendor, number)  # a stranger's upload is not read
     form_data = await request.form()
     form = ListingForm.from_form(form_data)
     uploads = await uploaded_files(form_data, "images", settings.image_max_bytes)
