@@ -3,13 +3,17 @@
 API input models check only shape and a generous size bound, so that the services can refuse with
 a message naming the field that a person can act on (and pages share those rules). The document
 must still say what the server enforces, so that a generated client is not refused by surprise:
-``enforced`` writes those rules into a field's JSON schema, overriding the parsing bounds there.
+``enforced`` writes those rules into a field's JSON schema, overriding the parsing bounds there,
+and ``with_error_shape`` documents the one shape of every error answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any, NotRequired
+
+from pydantic import Field, TypeAdapter
+from typing_extensions import TypedDict
 
 
 def enforced(
@@ -31,3 +35,39 @@ def enforced(
         "maximum": maximum,
     }
     return {name: value for name, value in keywords.items() if value is not None}
+
+
+class ErrorOut(TypedDict):
+    """The body of every error answer (``errors.MarketplaceError.to_dict``, ``web.errors``)."""
+
+    error: Annotated[str, Field(description="A stable code: invalid, not_authenticated, forbidden, not_found, ...")]
+    message: Annotated[str, Field(description="What went wrong, for a person to read.")]
+    field: NotRequired[Annotated[str, Field(description="The input at fault, when there is one.")]]
+    state: NotRequired[Annotated[str, Field(description="The state that forbids the change (409), when there is one.")]]
+
+
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
+_ERROR_CONTENT = {"application/json": {"schema": _ERROR_REF}}
+
+
+def with_error_shape(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` (an OpenAPI document from FastAPI) with every error answer in the server's shape.
+
+    FastAPI documents its own validation error (``{"detail": [...]}``) for 422; this server
+    answers every error, 422 included, with ``ErrorOut``. Each operation gets that shape for
+    its 422 and for ``default`` (any other error status), and FastAPI's unused schemas go.
+    """
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["ErrorOut"] = TypeAdapter(ErrorOut).json_schema()
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    response["content"] = _ERROR_CONTENT
+            if "422" in responses:
+                responses["422"]["description"] = "Invalid input (the body's `field` names it)."
+            responses["default"] = {"description": "An error, in the shape every error has.", "content": _ERROR_CONTENT}
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return document

@@ -69,6 +69,8 @@ def test_every_edge_the_document_allows_is_accepted(vendor: Person, field: str, 
         ("description", "d" * 20_001),
         ("description", "\n\n"),
         ("description", "bell\x07"),
+        ("title", "\u0085"),  # white space to str.strip(), not to ECMA's \s
+        ("description", "\u3000\n"),
         ("category", "weapons"),
     ],
 )
@@ -108,3 +110,11 @@ def test_every_text_the_document_allows_is_accepted(app: FastAPI, vendor: Person
         assert patched.status_code == 200, (text, patched.text)
 
     create()
+
+
+def test_the_patch_document_shows_no_null_and_the_server_refuses_it(app: FastAPI, vendor: Person) -> None:
+    listing = vendor.client.post("/api/v1/listings", json=listing_body()).json()["id"]
+    for field, rules in app.openapi()["components"]["schemas"]["ListingPatch"]["properties"].items():
+        assert "null" not in str(rules), (field, rules)
+        refused = vendor.client.patch(f"/api/v1/listings/{listing}", json={field: None})
+        assert_api_error(refused, 422, "invalid", field=field)

@@ -23,8 +23,10 @@ from sqlalchemy import text
 
 from marketplace.db.engine import Database
 from marketplace.errors import Conflict, MarketplaceError, NotFound
+from marketplace.listings.catalog_cache import CatalogCache, catalog_version
+from marketplace.listings.listing_sql import SortOrder
 from marketplace.listings.models import Listing
-from marketplace.listings.queries import browse_listings
+from marketplace.listings.queries import BrowseQuery, browse_listings, page_rows
 from marketplace.listings.schemas import page_json
 from marketplace.listings.search_text import search_columns
 from marketplace.listings.stock import release_stock, reserve_stock
@@ -340,3 +342,57 @@ def test_a_second_order_for_the_same_listing_waits_for_the_first(
     assert run["b"].blocked, run  # the row's lock (PostgreSQL), the database's (SQLite)
     assert run.seq("b", "reached", "reserved") > run.seq("a", "step", "committed"), run
     assert client.get(f"/api/v1/listings/{listing}").json()["stock"] == 3
+
+
+class _CommitAfterFirstCount:
+    """A DB-API cursor that lets another connection commit ``write`` right after its first COUNT."""
+
+    def __init__(self, cursor: Any, write: Callable[[], object]) -> None:
+        self._cursor = cursor
+        self._write: Callable[[], object] | None = write
+
+    def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+        result = self._cursor.execute(sql, *args, **kwargs)
+        if self._write is not None and sql.startswith("SELECT count(*)"):
+            write, self._write = self._write, None
+            write()
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        (
+            "INSERT INTO listings (vendor_id, title, description, description_format, price_atomic, stock, "
+            "category, status, created_at, updated_at) SELECT vendor_id, 'Arrived meanwhile', description, "
+            "description_format, price_atomic, stock, category, status, created_at, updated_at FROM listings "
+            "WHERE id = :id"
+        ),
+        "UPDATE listings SET status = 'paused' WHERE id = :id",
+    ],
+    ids=["a listing added", "a listing paused"],
+)
+def test_a_page_and_its_total_describe_one_state_of_the_catalog(
+    database: Database, vendor: Person, create_listing: Callable[..., dict[str, Any]], write: str
+) -> None:
+    # A write committed between the COUNT and the SELECT of a page (each statement sees what was
+    # committed when it started) must not give a total that disagrees with the items, nor leave
+    # a total remembered for a state that never was.
+    ids = [create_listing(vendor)["id"] for _ in range(3)]
+    query = BrowseQuery.of(q=None, category=None, sort=SortOrder.NEWEST, page=1, page_size=50)
+    counts: CatalogCache[int] = CatalogCache()
+    connection = database.engine.raw_connection()
+    try:
+        cursor = _CommitAfterFirstCount(connection.cursor(), partial(_change, database, write, id=ids[0]))
+        total, rows = page_rows(cursor, database.dialect, query, counts=counts)
+    finally:
+        connection.close()
+
+    assert total == len(rows), (total, [row[1] for row in rows])
+    assert total == (4 if write.startswith("INSERT") else 2)  # the state after the write
+    with database.session() as db:
+        version = catalog_version(db)
+        assert browse_listings(db, page_size=50, counts=counts, version=version).total == total

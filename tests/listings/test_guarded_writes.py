@@ -78,7 +78,7 @@ def test_four_parallel_uploads_to_a_listing_with_six_images_end_with_eight(
     assert statuses == [201, 201, 422, 422], [answer.text for answer in answers]
     for answer in answers:
         if answer.status == 422:
-            assert_api_error(_as_response(answer), 422, "invalid", field="images", message="at most 8 images")
+            assert_api_error(_as_response(answer), 422, "invalid", field="file", message="at most 8 images")
     assert _image_count(database, listing) == 8
     assert len(vendor.client.get(f"/api/v1/listings/{listing}").json()["images"]) == 8
 

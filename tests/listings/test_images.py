@@ -135,7 +135,7 @@ def test_bad_uploads_are_refused_and_nothing_is_saved(
     before = client.get(f"/api/v1/listings/{listing['id']}").json()
 
     response = _upload(vendor, listing["id"], content, name="holiday.jpg")
-    assert_api_error(response, 422, "invalid", field="images", message=message)
+    assert_api_error(response, 422, "invalid", field="file", message=message)
     assert client.get(f"/api/v1/listings/{listing['id']}").json() == before
 
 
@@ -146,7 +146,7 @@ def test_oversized_upload_is_refused_before_decoding(
     vendor = sign_up()
     listing = create_listing(vendor)
     big = image_bytes((600, 600), fmt="PNG", color="white") + b"\0" * 4096
-    assert_api_error(_upload(vendor, listing["id"], big), 422, "invalid", field="images", message="larger than")
+    assert_api_error(_upload(vendor, listing["id"], big), 422, "invalid", field="file", message="larger than")
     assert vendor.client.get(f"/api/v1/listings/{listing['id']}").json()["images"] == []
 
 
@@ -157,7 +157,7 @@ def test_pixel_limit_applies_to_real_images(
     vendor = sign_up()
     listing = create_listing(vendor)
     response = _upload(vendor, listing["id"], image_bytes((1, 10_001), fmt="PNG"))
-    assert_api_error(response, 422, "invalid", field="images", message="1×10001 pixels")
+    assert_api_error(response, 422, "invalid", field="file", message="1×10001 pixels")
     assert _upload(vendor, listing["id"], image_bytes((1, 10_000), fmt="PNG")).status_code == 201
 
 
@@ -167,7 +167,7 @@ def test_a_ninth_image_is_refused(
     listing = create_listing(vendor)
     ids = [_upload(vendor, listing["id"], image_bytes((40, 30), color=f"#0000{n:02x}")).json()["id"] for n in range(8)]
     ninth = _upload(vendor, listing["id"], image_bytes((40, 30)))
-    assert_api_error(ninth, 422, "invalid", field="images", message="at most 8 images")
+    assert_api_error(ninth, 422, "invalid", field="file", message="at most 8 images")
     assert [image["id"] for image in client.get(f"/api/v1/listings/{listing['id']}").json()["images"]] == ids
 
 

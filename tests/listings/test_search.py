@@ -221,6 +221,27 @@ def test_the_browse_page_searches_by_the_same_rule(catalogue: list[Row], client:
     assert positions == sorted(positions)
 
 
+def test_a_query_is_used_and_shown_as_cleaned(catalogue: list[Row], client: SiteClient) -> None:
+    # Control characters separate words like spaces (NUL cannot even be stored in PostgreSQL).
+    assert _titles(client, "tram\x00model") == {"Łódź tram model"}
+    assert _titles(client, "tram\x07\x7fmodel") == {"Łódź tram model"}
+    assert _found(client, "trammodel") == []
+    # Only the first 200 characters count, and only they are shown again.
+    long_query = "tram " + "x" * 10_000
+    assert _found(client, "tram " + "y" * 300) == _found(client, "tram " + "y" * 300 + "z")
+    page = client.get("/", params={"q": "tram\x00" + "x" * 10_000})
+    assert page.status_code == 200
+    assert "\x00" not in page.text
+    assert 'value="tram ' + "x" * 195 + '"' in page.text  # 200 characters
+    assert "x" * 196 not in page.text
+    assert client.get("/api/v1/listings", params={"q": long_query}).status_code == 200
+    # An unknown category or sort is not shown again either.
+    refused = client.get("/", params={"category": "<b>" + "c" * 5_000, "sort": "s" * 5_000})
+    assert refused.status_code == 422
+    assert "c" * 100 not in refused.text
+    assert "s" * 100 not in refused.text
+
+
 def test_the_test_database_compares_code_points(database: Database) -> None:
     # The locale is pinned (tests/support/postgres.py): C.UTF-8, whose character classes know
     # Cyrillic and CJK (pg_trgm) and whose order is code-point order, like SQLite's.

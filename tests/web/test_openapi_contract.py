@@ -51,6 +51,33 @@ def test_every_operation_has_a_human_summary(app: FastAPI) -> None:
             assert operation["summary"].strip()
 
 
+def test_every_error_answer_is_documented_in_the_shape_the_server_sends(app: FastAPI, client: SiteClient) -> None:
+    document = app.openapi()
+    error = document["components"]["schemas"]["ErrorOut"]
+    assert set(error["required"]) == {"error", "message"}
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    for path, path_item in document["paths"].items():
+        for method, operation in path_item.items():
+            errors = {status: answer for status, answer in operation["responses"].items() if not status.startswith("2")}
+            assert "default" in errors, (method, path)
+            for status, answer in errors.items():
+                schema = answer["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorOut"}, (method, path, status)
+
+    answers = [
+        client.post("/api/v1/accounts", json={"username": "x", "password": "short", "role": "buyer"}),  # 422
+        client.post("/api/v1/accounts", content=b"{not json", headers={"Content-Type": "application/json"}),
+        client.get("/api/v1/accounts/me"),  # 401
+        client.get("/api/v1/listings/424242"),  # 404
+        client.get("/api/v1/listings?page=0"),  # 422 from a query parameter
+    ]
+    for answer in answers:
+        assert answer.status_code >= 400, answer.text
+        body = answer.json()
+        assert set(error["required"]) <= set(body) <= set(error["properties"]), body
+        assert all(isinstance(value, str) for value in body.values()), body
+
+
 @pytest.mark.parametrize(
     ("schema", "field", "expected"),
     [

@@ -22,7 +22,7 @@ from marketplace.listings import services
 from marketplace.listings.catalog_cache import CatalogCache
 from marketplace.listings.listing_sql import SortOrder
 from marketplace.listings.models import ListingStatus
-from marketplace.listings.queries import BrowseQuery, page_rows
+from marketplace.listings.queries import BrowseQuery, clean_search_term, page_rows
 from marketplace.listings.schemas import (
     ImageOut,
     ListingCreate,
@@ -72,13 +72,13 @@ async def list_listings(
     # done on the event loop. Only a miss goes to the thread pool to query the database.
     if category:
         services.check_category(category)
-    key = (q, category or None, sort, page, page_size or settings.listings_page_size)
+    key = (clean_search_term(q) or None, category or None, sort, page, page_size or settings.listings_page_size)
     reader = catalog.version
     version = reader.read() if reader.is_local else await run_in_threadpool(reader.read)
     cache = catalog.json_bodies
     body = cache.get(key, version)
     if body is None:
-        body = await run_in_threadpool(_listing_page_json, database, key, catalog.counts, version)
+        body = await run_in_threadpool(_listing_page_json, database, key, catalog.counts)
         cache.put(key, version, body)
     # Returned as bytes, so FastAPI does not validate it again: the model documents the shape.
     return Response(body, media_type="application/json")
@@ -88,11 +88,10 @@ def _listing_page_json(
     database: Database,
     key: tuple[str | None, str | None, SortOrder, int, int],
     counts: CatalogCache[int],
-    version: int,
 ) -> bytes:
     """The answer's bytes, computed on a pooled connection's own cursor (no session, no ORM: the lean path).
 
-    ``version`` was read before: the total is remembered under it (``queries.page_rows``). The
+    The total and the items describe one state of the catalog (``queries.page_rows``). The
     bytes are those ``page_json`` gives for the same cards (``tests/listings/test_list_json.py``).
     """
     q, category, sort, page, page_size = key
@@ -101,7 +100,7 @@ def _listing_page_json(
     try:
         cursor = connection.cursor()
         try:
-            total, rows = page_rows(cursor, database.dialect, query, counts=counts, version=version)
+            total, rows = page_rows(cursor, database.dialect, query, counts=counts)
         finally:
             cursor.close()
     finally:
@@ -151,7 +150,12 @@ def add_image(
     # One byte more than allowed is enough to know it is too large.
     content = file.file.read(settings.image_max_bytes + 1)
     upload = services.Upload(filename=file.filename or "", content=content)
-    (image,) = services.add_images(db, actor, listing_id, [upload], settings)
+    try:
+        (image,) = services.add_images(db, actor, listing_id, [upload], settings)
+    except InvalidInput as exc:
+        if exc.field == "images":  # the pages' field; here the part is called file
+            exc.field = "file"
+        raise
     return image_out(image)
 
 

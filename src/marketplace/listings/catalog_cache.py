@@ -26,7 +26,7 @@ from marketplace.listings.models import CatalogVersion
 
 T = TypeVar("T")
 _VERSION = select(CatalogVersion.version).where(CatalogVersion.id == 1)
-_VERSION_SQL = "SELECT version FROM catalog_version WHERE id = 1"
+VERSION_SQL = "SELECT version FROM catalog_version WHERE id = 1"
 
 
 def catalog_version(db: Session) -> int:
@@ -63,7 +63,7 @@ class CatalogVersionReader:
             self._connection = self._engine.raw_connection()
         cursor = self._connection.cursor()
         try:
-            cursor.execute(_VERSION_SQL)
+            cursor.execute(VERSION_SQL)
             row = cursor.fetchone()
         finally:
             cursor.close()

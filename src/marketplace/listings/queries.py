@@ -2,7 +2,8 @@
 
 A page of listings costs at most two statements (``listing_sql``): a COUNT, remembered per
 filters and catalog version (``counts``) and so shared by every sort, page and page size, and a
-SELECT of plain columns with the vendor joined and the first image id as a correlated subquery.
+SELECT of plain columns with the vendor joined and the first image id as a correlated subquery;
+the catalog version is read before and after them, so that the total and the page agree.
 No ORM entities, no image bytes, no per-row queries: the statements run on the driver's own
 cursor (on the request's connection), and rows become cards (pages) or JSON data (the API)
 directly.
@@ -15,7 +16,7 @@ punctuation) matches nothing; a blank query is no search.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from sqlalchemy.engine import processors
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import AccountStatus, User
-from marketplace.listings.catalog_cache import CatalogCache, catalog_version
+from marketplace.listings.catalog_cache import VERSION_SQL, CatalogCache, catalog_version
 from marketplace.listings.listing_sql import (
     OWN_LISTINGS_SQL,
     ListingFilter,
@@ -71,11 +72,18 @@ class ListingCard:
     updated_at: datetime
 
 
+# Control characters (NUL included, which PostgreSQL text cannot hold) separate words, like spaces.
+_CONTROLS_TO_SPACES = dict.fromkeys((*range(32), 127), " ")
+
+
 def clean_search_term(q: str | None) -> str:
-    """The search text as data: trimmed, bounded, without NUL (which no stored text contains)."""
+    """The search text as data: control characters made spaces, trimmed, at most ``MAX_QUERY_LENGTH`` characters.
+
+    Every place that shows, remembers or runs a query uses this form of it.
+    """
     if not q:
         return ""
-    return q.replace("\x00", "").strip()[:MAX_QUERY_LENGTH]
+    return q.translate(_CONTROLS_TO_SPACES).strip()[:MAX_QUERY_LENGTH].rstrip()
 
 
 @dataclass(frozen=True)
@@ -110,39 +118,79 @@ class BrowseQuery:
 Counts = CatalogCache[int]
 
 
+# How many times a page is read again when a write moved the catalog while it was being read.
+CONSISTENT_READ_ATTEMPTS = 5
+
+
 def page_rows(
-    cursor: Any, dialect: str, query: BrowseQuery, *, counts: Counts | None = None, version: int = 0
+    cursor: Any, dialect: str, query: BrowseQuery, *, counts: Counts | None = None
 ) -> tuple[int, list[Sequence[Any]]]:
     """The total and the rows (``listing_sql.CARD_COLUMNS``) of one page, on a DB-API ``cursor``.
 
-    With ``counts``, a total computed at catalog ``version`` is reused; ``version`` must have been
-    read before this call (so nothing is remembered under a version newer than its data).
+    The total and the rows describe one state of the catalog, as if read in one snapshot: each
+    statement sees what was committed when it started, so the catalog version is read on the
+    cursor before and after them, and they are read again while a write moved it in between (at
+    most ``CONSISTENT_READ_ATTEMPTS`` times; a catalog that keeps moving for longer gets the last
+    reading, whose total may then differ from its rows by the writes in flight). Every change a
+    card or a total can show bumps the version in its own transaction (migrations 0002-0004).
+    With ``counts``, totals are reused and remembered under the version they were read at.
     """
     if query.matches_nothing:
         return 0, []
-    listing_filter = query.listing_filter
-    total = _count(cursor, dialect, listing_filter, counts, version)
-    offset = page_offset(query.page, query.page_size)
-    if offset >= total:
-        return total, []
-    plan = PagePlan.WALK
-    if listing_filter.words:
-        candidates = _count(cursor, dialect, listing_filter.without_words(), counts, version)
-        plan = choose_plan(dialect, listing_filter, total, candidates)
-    statement = page_statement(dialect, listing_filter, query.sort, limit=query.page_size, offset=offset, plan=plan)
-    return total, _fetch_all(cursor, dialect, statement.sql, statement.params)
+    for _attempt in range(CONSISTENT_READ_ATTEMPTS):
+        reading = _Reading(cursor, dialect, counts, version=_version(cursor, dialect))
+        total, rows = reading.page(query)
+        if _version(cursor, dialect) == reading.version:
+            reading.remember_counts()
+            break
+    return total, rows
 
 
-def _count(cursor: Any, dialect: str, listing_filter: ListingFilter, counts: Counts | None, version: int) -> int:
-    if counts is not None:
-        remembered = counts.get(listing_filter, version)
-        if remembered is not None:
-            return remembered
-    statement = count_statement(dialect, listing_filter)
-    total = int(_fetch_all(cursor, dialect, statement.sql, statement.params)[0][0])
-    if counts is not None:
-        counts.put(listing_filter, version, total)
-    return total
+@dataclass
+class _Reading:
+    """One reading of a page at one catalog version, and the totals it counted."""
+
+    cursor: Any
+    dialect: str
+    counts: Counts | None
+    version: int
+    counted: dict[ListingFilter, int] = field(default_factory=dict)
+
+    def page(self, query: BrowseQuery) -> tuple[int, list[Sequence[Any]]]:
+        listing_filter = query.listing_filter
+        total = self.count(listing_filter)
+        offset = page_offset(query.page, query.page_size)
+        if offset >= total:
+            return total, []
+        plan = PagePlan.WALK
+        if listing_filter.words:
+            candidates = self.count(listing_filter.without_words())
+            plan = choose_plan(self.dialect, listing_filter, total, candidates)
+        statement = page_statement(
+            self.dialect, listing_filter, query.sort, limit=query.page_size, offset=offset, plan=plan
+        )
+        return total, _fetch_all(self.cursor, self.dialect, statement.sql, statement.params)
+
+    def count(self, listing_filter: ListingFilter) -> int:
+        if self.counts is not None:
+            remembered = self.counts.get(listing_filter, self.version)
+            if remembered is not None:
+                return remembered
+        statement = count_statement(self.dialect, listing_filter)
+        total = self.counted[listing_filter] = int(
+            _fetch_all(self.cursor, self.dialect, statement.sql, statement.params)[0][0]
+        )
+        return total
+
+    def remember_counts(self) -> None:
+        """Keep the totals counted, under the version (call once it is known not to have moved)."""
+        if self.counts is not None:
+            for listing_filter, total in self.counted.items():
+                self.counts.put(listing_filter, self.version, total)
+
+
+def _version(cursor: Any, dialect: str) -> int:
+    return int(_fetch_all(cursor, dialect, VERSION_SQL, [])[0][0])
 
 
 def _fetch_all(cursor: Any, dialect: str, sql: str, params: list[Any]) -> list[Sequence[Any]]:
@@ -204,22 +252,22 @@ def browse_listings(
     """
     query = BrowseQuery.of(q=q, category=category, sort=sort, page=page, page_size=page_size, vendor_id=vendor_id)
     if cache is None and counts is None:
-        return _page_of_cards(db, query, None, 0)
+        return _page_of_cards(db, query, None)
     if version is None:
         version = catalog_version(db)
     result = cache.get(query, version) if cache is not None else None
     if result is None:
-        result = _page_of_cards(db, query, counts, version)
+        result = _page_of_cards(db, query, counts)
         if cache is not None:
             cache.put(query, version, result)
     return result
 
 
-def _page_of_cards(db: Session, query: BrowseQuery, counts: Counts | None, version: int) -> Page[ListingCard]:
+def _page_of_cards(db: Session, query: BrowseQuery, counts: Counts | None) -> Page[ListingCard]:
     connection = db.connection()
     cursor = connection.connection.cursor()
     try:
-        total, rows = page_rows(cursor, connection.dialect.name, query, counts=counts, version=version)
+        total, rows = page_rows(cursor, connection.dialect.name, query, counts=counts)
     finally:
         cursor.close()
     return Page(items=[card(row) for row in rows], total=total, page=query.page, page_size=query.page_size)

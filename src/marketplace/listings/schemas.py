@@ -25,12 +25,15 @@ from marketplace.pagination import Page
 DescriptionFormatName = Literal["plain", "markdown"]
 
 
-# What the services accept (listings/services.py), as JSON schema patterns: the title has no
-# control character, the description none but tab and line breaks, and each has a character that is
-# not white space (both are trimmed or checked after trimming).
-_TITLE_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+# What the services accept (listings/services.py), as JSON schema patterns (ECMA-262, which
+# Python's re reads the same way here): the title has no control character, the description none
+# but tab and line breaks, and each has a character that is not white space as Python's
+# str.strip() sees it (ECMA's \s is another set), since both are checked after trimming.
+_NOT_SPACE = r"[^\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_TITLE_CHAR = r"[^\x00-\x1f\x7f]"
 _DESCRIPTION_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
-_DESCRIPTION_PATTERN = rf"^{_DESCRIPTION_CHAR}*[^\s\x00-\x1f\x7f]{_DESCRIPTION_CHAR}*$"
+_TITLE_PATTERN = rf"^{_TITLE_CHAR}*{_NOT_SPACE}{_TITLE_CHAR}*$"
+_DESCRIPTION_PATTERN = rf"^{_DESCRIPTION_CHAR}*{_NOT_SPACE}{_DESCRIPTION_CHAR}*$"
 _TITLE_RULES = enforced(pattern=_TITLE_PATTERN, min_length=1, max_length=TITLE_MAX_LENGTH)
 _DESCRIPTION_RULES = enforced(pattern=_DESCRIPTION_PATTERN, min_length=1, max_length=DESCRIPTION_MAX_LENGTH)
 _PRICE_RULES = enforced(minimum=1, maximum=MAX_PRICE_ATOMIC)
@@ -53,10 +56,21 @@ class ListingCreate(BaseModel):
     category: str = Field(description="One of the category keys.", json_schema_extra=_CATEGORY_RULES)
 
 
-class ListingPatch(BaseModel):
-    """Only the fields sent are changed; ``null`` is not a value any field accepts."""
+def _without_null(schema: dict[str, Any]) -> None:
+    """Document each property as its type alone: a field may be left out, never sent as null."""
+    for rules in schema.get("properties", {}).values():
+        kinds = [kind for kind in rules.pop("anyOf", []) if kind.get("type") != "null"]
+        if len(kinds) == 1:
+            rules.update(kinds[0])
+        elif kinds:
+            rules["anyOf"] = kinds
+        rules.pop("default", None)
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+
+class ListingPatch(BaseModel):
+    """Only the fields sent are changed; ``null`` is not a value any field accepts (``patch_listing``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_without_null)
 
     title: str | None = Field(default=None, json_schema_extra=_TITLE_RULES)
     description: str | None = Field(default=None, json_schema_extra=_DESCRIPTION_RULES)

@@ -31,7 +31,13 @@ from marketplace.listings.catalog_cache import Catalog
 from marketplace.listings.forms import ListingForm, uploaded_files
 from marketplace.listings.listing_sql import SortOrder
 from marketplace.listings.models import CATEGORIES, DescriptionFormat, Listing, ListingStatus
-from marketplace.listings.queries import SORT_LABELS, browse_listings, image_content, vendor_own_listings
+from marketplace.listings.queries import (
+    SORT_LABELS,
+    browse_listings,
+    clean_search_term,
+    image_content,
+    vendor_own_listings,
+)
 from marketplace.listings.rendering import render_description
 from marketplace.settings import Settings
 from marketplace.web import routing
@@ -73,14 +79,21 @@ _FORMATS = {DescriptionFormat.PLAIN.value: "Plain text", DescriptionFormat.MARKD
 def _browse_params(request: Request) -> tuple[dict[str, Any], str | None]:
     """Read q, category, sort and page from the query; the second value is the complaint, if any."""
     params = request.query_params
-    q = params.get("q", "")
     category = params.get("category", "")
     sort_text = params.get("sort", "") or SortOrder.NEWEST.value
-    values: dict[str, Any] = {"q": q, "category": category, "sort": sort_text, "page": 1}
+    # Only the cleaned query and known values are shown again or used as a key.
+    values: dict[str, Any] = {
+        "q": clean_search_term(params.get("q")),
+        "category": "",
+        "sort": SortOrder.NEWEST.value,
+        "page": 1,
+    }
     if category and category not in CATEGORIES:
         return values, "There is no such category; choose one from the list."
+    values["category"] = category
     if sort_text not in SORT_LABELS:
         return values, "Sort by newest, price or title."
+    values["sort"] = sort_text
     try:
         values["page"] = parse_page(params.get("page"))
     except InvalidInput as exc:

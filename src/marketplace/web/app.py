@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
@@ -14,6 +15,7 @@ from marketplace.accounts import api as accounts_api
 from marketplace.accounts import views as accounts_views
 from marketplace.admin import api as admin_api
 from marketplace.admin import views as admin_views
+from marketplace.api_schema import with_error_shape
 from marketplace.db.engine import Database
 from marketplace.listings import api as listings_api
 from marketplace.listings import views as listings_views
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    _document_error_shape(app)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -58,3 +61,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for page_router in (accounts_views.router, listings_views.router, admin_views.router):
         app.include_router(page_router, include_in_schema=False)
     return app
+
+
+def _document_error_shape(app: FastAPI) -> None:
+    """Make ``app.openapi()`` state the server's error shape (``api_schema.with_error_shape``), once."""
+    make_document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_error_shape(make_document())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to change the document
