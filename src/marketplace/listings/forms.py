@@ -9,7 +9,7 @@ from starlette.datastructures import FormData, UploadFile
 from marketplace.errors import InvalidInput
 from marketplace.listings.models import DescriptionFormat, Listing
 from marketplace.listings.services import STOCK_MAX, ListingFields, Upload
-from marketplace.monero.amounts import format_xmr, parse_xmr
+from marketplace.monero.amounts import FORM_MESSAGE, format_xmr, parse_xmr
 from marketplace.web.pages import form_text
 
 _MAX_NUMBER_TEXT = 32
@@ -65,7 +65,7 @@ class ListingForm:
         if not self.price.strip():
             raise InvalidInput("Enter the price in XMR, for example 0.25.", field="price")
         if len(self.price) > _MAX_NUMBER_TEXT:
-            raise InvalidInput("Enter the price in XMR as a number, for example 0.25.", field="price")
+            raise InvalidInput(FORM_MESSAGE, field="price")
         return parse_xmr(self.price, field="price")
 
     def stock_count(self) -> int:

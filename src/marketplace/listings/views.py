@@ -39,6 +39,7 @@ from marketplace.listings.queries import (
     vendor_own_listings,
 )
 from marketplace.listings.rendering import render_description
+from marketplace.monero.amounts import FORM_MESSAGE, PRICE_PATTERN
 from marketplace.settings import Settings
 from marketplace.web import routing
 from marketplace.web.csrf import verify_csrf
@@ -245,6 +246,8 @@ def _form_page(
         "formats": _FORMATS,
         "max_images": settings.listing_max_images,
         "notice": notice_from(request, NOTICES),
+        "price_pattern": PRICE_PATTERN,
+        "price_rule": FORM_MESSAGE,
     }
     return form_page(request, "listings/form.html", context, error)
 
