@@ -50,7 +50,8 @@ from marketplace.web.dependencies import (
     SettingsDep,
     keep_signed_in_user_readable,
 )
-from marketplace.web.pages import attempt, attempt_async, form_page, notice_from, parse_id, parse_page, redirect
+from marketplace.web.numbers import parse_id, parse_page
+from marketplace.web.pages import attempt, attempt_async, form_page, notice_from, redirect
 from marketplace.web.templating import ENVIRONMENT, render
 
 router = routing.router(dependencies=[Depends(verify_csrf)])
