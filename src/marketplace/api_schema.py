@@ -46,6 +46,8 @@ class ErrorOut(TypedDict):
     state: NotRequired[Annotated[str, Field(description="The state that forbids the change (409), when there is one.")]]
 
 
+# web/numbers.py: a path id that cannot name a row is answered like one that names none.
+_NO_SUCH_ID = "No such thing: nothing has this id, or the id is not a whole number in the documented range."
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
 _ERROR_CONTENT = {"application/json": {"schema": _ERROR_REF}}
 
@@ -55,13 +57,16 @@ def with_error_shape(document: dict[str, Any]) -> dict[str, Any]:
 
     FastAPI documents its own validation error (``{"detail": [...]}``) for 422; this server
     answers every error, 422 included, with ``ErrorOut``. Each operation gets that shape for
-    its 422 and for ``default`` (any other error status), and FastAPI's unused schemas go.
+    its 422 and for ``default`` (any other error status), and FastAPI's unused schemas go. An
+    operation with an id in its path documents its 404 (``web.numbers``: any impossible id too).
     """
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas["ErrorOut"] = TypeAdapter(ErrorOut).json_schema()
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
+            if any(parameter.get("in") == "path" for parameter in operation.get("parameters", ())):
+                responses.setdefault("404", {"description": _NO_SUCH_ID})
             for status, response in responses.items():
                 if status.startswith(("4", "5")):
                     response["content"] = _ERROR_CONTENT

@@ -226,6 +226,8 @@ def render_cli(app: typer.Typer | None = None) -> str:
 
 def render_api() -> str:
     """The Markdown text of ``docs/api.md``: every operation of the OpenAPI document, one table."""
+    from marketplace.db.base import MAX_ID
+    from marketplace.pagination import MAX_PAGE
     from marketplace.settings import load_settings
     from marketplace.web.app import create_app
 
@@ -241,6 +243,10 @@ def render_api() -> str:
         '`{"error": CODE, "message": TEXT}`, plus `"field"` when one input is at fault and `"state"` when',
         "the thing is in a state that forbids the change (409). 401 means not signed in, 403 signed in",
         "but not allowed, 422 invalid input, 429 throttled (see `Retry-After`).",
+        "",
+        f"Numbers (`web/numbers.py`): an id in a path that is not a whole number from 1 to {MAX_ID} is",
+        "answered 404 `not_found`, like an id that names nothing. A `page` is a whole number from 1 to",
+        f"{MAX_PAGE:,} (422 otherwise); past a list's last page the page is empty and `total` still true.",
         "",
         "| Method | Path | What it does |",
         "|---|---|---|",

@@ -9,6 +9,7 @@ import pytest
 from marketplace.accounts.models import Role, User
 from marketplace.db.engine import Database
 from marketplace.settings import Settings
+from tests.support.addresses import BAD_KEYS, NETBYTES, forge_address, real_key
 from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
 from tests.support.factories import MAINNET_ADDRESS, STAGENET_ADDRESS, sign_in_directly
@@ -158,3 +159,61 @@ def test_a_buyer_profile_has_no_payout_address(client: SiteClient, signed_in: Ca
     page = client.get("/account")
     assert MAINNET_ADDRESS not in page.text
     assert "BEGIN PGP PUBLIC KEY BLOCK" in page.text
+
+
+_FORGED_KEYS = [
+    (kind, which, bad)
+    for kind in ("standard", "subaddress")
+    for which, bad in (
+        ("spend", "identity"),
+        ("view", "small order"),
+        ("spend", "not on the curve"),
+        ("view", "with a small-order part"),
+    )
+]
+
+
+def _forged(kind: str, which: str, bad: str) -> str:
+    keys = {"spend": real_key("spend"), "view": real_key("view"), which: BAD_KEYS[bad]}
+    return forge_address(NETBYTES[("mainnet", kind)], keys["spend"], keys["view"])
+
+
+@pytest.mark.parametrize("kind", ["standard", "subaddress"])
+def test_a_payout_address_with_real_keys_is_accepted_by_the_api_and_the_page(
+    client: SiteClient, api_as: Callable[..., User], signed_in: Callable[..., User], kind: str
+) -> None:
+    address = forge_address(NETBYTES[("mainnet", kind)], real_key("spend"), real_key("view"))
+    api_as(Role.VENDOR)
+    assert client.put("/api/v1/me/payout-address", json={"address": address}).json()["payout_address"] == address
+    signed_in(Role.VENDOR)
+    saved = client.submit("/account", "/account/profile", {"pgp_key": "", "payout_address": address})
+    assert saved.status_code == 303
+    assert address in client.get("/account").text
+
+
+@pytest.mark.parametrize(("kind", "which", "bad"), _FORGED_KEYS)
+def test_the_api_refuses_a_payout_address_whose_keys_no_wallet_can_own(
+    client: SiteClient, api_as: Callable[..., User], kind: str, which: str, bad: str
+) -> None:
+    api_as(Role.VENDOR)
+    assert client.put("/api/v1/me/payout-address", json={"address": MAINNET_ADDRESS}).status_code == 200
+
+    response = client.put("/api/v1/me/payout-address", json={"address": _forged(kind, which, bad)})
+
+    assert_api_error(response, 422, "invalid", field="address", message=f"public {which} key is not a valid key")
+    assert client.get("/api/v1/me").json()["payout_address"] == MAINNET_ADDRESS
+
+
+@pytest.mark.parametrize(("kind", "which", "bad"), _FORGED_KEYS)
+def test_the_profile_page_refuses_a_payout_address_whose_keys_no_wallet_can_own(
+    client: SiteClient, signed_in: Callable[..., User], kind: str, which: str, bad: str
+) -> None:
+    signed_in(Role.VENDOR)
+    forged = _forged(kind, which, bad)
+
+    response = client.submit("/account", "/account/profile", {"pgp_key": "", "payout_address": forged})
+
+    assert response.status_code == 422
+    assert f"public {which} key is not a valid key" in response.text
+    assert 'id="payout_address-error"' in response.text
+    assert "not set" in response.text  # nothing saved

@@ -200,15 +200,19 @@ def test_unknown_targets_are_not_found(admin_api: SiteClient, path: str) -> None
 
 
 @pytest.mark.parametrize(
-    ("path", "field"),
+    ("path", "what"),
     [
-        ("/api/v1/admin/users/0/suspend", "user_id"),
-        ("/api/v1/admin/users/99999999999999999999/restore", "user_id"),
-        ("/api/v1/admin/listings/2147483648/hide", "listing_id"),
+        ("/api/v1/admin/users/0/suspend", "account"),
+        ("/api/v1/admin/users/99999999999999999999999/suspend", "account"),  # the example of issue 6
+        ("/api/v1/admin/users/99999999999999999999/restore", "account"),
+        ("/api/v1/admin/listings/2147483648/hide", "listing"),
+        ("/api/v1/admin/listings/abc/restore", "listing"),
     ],
 )
-def test_ids_that_cannot_exist_are_refused_as_invalid(admin_api: SiteClient, path: str, field: str) -> None:
-    assert_api_error(admin_api.post(path, json={"reason": "whatever"}), 422, "invalid", field=field)
+def test_ids_that_cannot_exist_are_not_found(admin_api: SiteClient, path: str, what: str) -> None:
+    assert_api_error(
+        admin_api.post(path, json={"reason": "whatever"}), 404, "not_found", message=f"There is no such {what}."
+    )
 
 
 def test_hiding_and_restoring_a_listing(

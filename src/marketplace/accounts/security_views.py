@@ -16,7 +16,8 @@ from marketplace.errors import InvalidInput, MarketplaceError, NotFound
 from marketplace.settings import Settings
 from marketplace.web import routing
 from marketplace.web.dependencies import ClientAddress, DbSession, SettingsDep
-from marketplace.web.pages import FormText, attempt, attempt_async, form_page, no_store, notice_from, parse_id, redirect
+from marketplace.web.numbers import parse_id
+from marketplace.web.pages import FormText, attempt, attempt_async, form_page, no_store, notice_from, redirect
 
 router = routing.router()
 TWO_FACTOR_PAGE = "accounts/two_factor.html"

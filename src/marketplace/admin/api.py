@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Path, Query
-
 from marketplace.accounts.auth import ApiAdmin
 from marketplace.admin import services
 from marketplace.admin.schemas import (
@@ -16,15 +12,11 @@ from marketplace.admin.schemas import (
     NewAccountIn,
     ReasonIn,
 )
-from marketplace.db.base import MAX_ID
-from marketplace.pagination import MAX_PAGE
 from marketplace.web import routing
 from marketplace.web.dependencies import DbSession
+from marketplace.web.numbers import AccountId, ListingId, PageNumber
 
 router = routing.router(prefix="/admin", tags=["admin"])
-
-UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The account's id.")]
-ListingId = Annotated[int, Path(ge=1, le=MAX_ID, description="The listing's id.")]
 
 _ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "No valid API token."},
@@ -36,13 +28,13 @@ _ERRORS: dict[int | str, dict[str, str]] = {
 
 
 @router.post("/users/{user_id}/suspend", responses=_ERRORS, summary="Suspend an account")
-def suspend_account(user_id: UserId, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> AccountSummaryOut:
+def suspend_account(user_id: AccountId, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> AccountSummaryOut:
     """Suspend an account: it is signed out everywhere and its API tokens stop working."""
     return AccountSummaryOut.of(services.suspend_account(db, admin, user_id, body.reason))
 
 
 @router.post("/users/{user_id}/restore", responses=_ERRORS, summary="Restore a suspended account")
-def restore_account(user_id: UserId, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> AccountSummaryOut:
+def restore_account(user_id: AccountId, body: ReasonIn, admin: ApiAdmin, db: DbSession) -> AccountSummaryOut:
     """Make a suspended account active again."""
     return AccountSummaryOut.of(services.restore_account(db, admin, user_id, body.reason))
 
@@ -67,9 +59,7 @@ def restore_listing(listing_id: ListingId, body: ReasonIn, admin: ApiAdmin, db: 
 
 
 @router.get("/actions", responses=_ERRORS, summary="The moderation record")
-def moderation_record(
-    admin: ApiAdmin, db: DbSession, page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1
-) -> ModerationRecordOut:
+def moderation_record(admin: ApiAdmin, db: DbSession, page: PageNumber = 1) -> ModerationRecordOut:
     """The moderation record, newest first: who did what to which account or listing, when and why."""
     record = services.moderation_record(db, admin, page)
     return ModerationRecordOut(

@@ -27,7 +27,8 @@ from marketplace.listings.models import Listing
 from marketplace.web import routing
 from marketplace.web.csrf import verify_csrf
 from marketplace.web.dependencies import DbSession
-from marketplace.web.pages import FormText, attempt, form_page, notice_from, parse_id, parse_page, redirect
+from marketplace.web.numbers import parse_id, parse_page
+from marketplace.web.pages import FormText, attempt, form_page, notice_from, redirect
 from marketplace.web.templating import render
 
 router = routing.router(dependencies=[Depends(verify_csrf)])

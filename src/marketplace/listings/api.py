@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import File, Path, Query, UploadFile
+from fastapi import File, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from marketplace.accounts.auth import ApiUser, OptionalApiUser
-from marketplace.db.base import MAX_ID
 from marketplace.db.engine import Database
 from marketplace.errors import InvalidInput
 from marketplace.listings import services
@@ -35,12 +34,9 @@ from marketplace.listings.schemas import (
 )
 from marketplace.web import routing
 from marketplace.web.dependencies import CatalogDep, DatabaseDep, DbSession, SettingsDep
+from marketplace.web.numbers import ImageId, ListingId, PageNumber, PageSize
 
 router = routing.router(tags=["listings"])
-
-MAX_API_PAGE_SIZE = 100
-ListingId = Annotated[int, Path(ge=1, le=MAX_ID, description="The listing's id.")]
-ImageId = Annotated[int, Path(ge=1, le=MAX_ID, description="The image's id.")]
 
 
 @router.post("/listings", status_code=201, response_model=ListingOut, summary="Create a listing (vendors)")
@@ -64,8 +60,8 @@ async def list_listings(
     ] = None,
     category: Annotated[str | None, Query(description="A category key.")] = None,
     sort: SortOrder = SortOrder.NEWEST,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int | None, Query(ge=1, le=MAX_API_PAGE_SIZE)] = None,
+    page: PageNumber = 1,
+    page_size: PageSize = None,
 ) -> Response:
     # The hot path. The answer's bytes are remembered per catalog version (never stale: see
     # catalog_cache.py); checking the version is one primary-key read on a dedicated connection,

@@ -9,7 +9,8 @@ from starlette.datastructures import FormData, UploadFile
 from marketplace.errors import InvalidInput
 from marketplace.listings.models import DescriptionFormat, Listing
 from marketplace.listings.services import STOCK_MAX, ListingFields, Upload
-from marketplace.monero.amounts import format_xmr, parse_xmr
+from marketplace.monero.amounts import FORM_MESSAGE, format_xmr, parse_xmr
+from marketplace.web.numbers import parse_count
 from marketplace.web.pages import form_text
 
 _MAX_NUMBER_TEXT = 32
@@ -65,14 +66,13 @@ class ListingForm:
         if not self.price.strip():
             raise InvalidInput("Enter the price in XMR, for example 0.25.", field="price")
         if len(self.price) > _MAX_NUMBER_TEXT:
-            raise InvalidInput("Enter the price in XMR as a number, for example 0.25.", field="price")
+            raise InvalidInput(FORM_MESSAGE, field="price")
         return parse_xmr(self.price, field="price")
 
     def stock_count(self) -> int:
-        text = self.stock.strip()
-        if not text or len(text) > _MAX_NUMBER_TEXT or not text.isascii() or not text.isdigit():
-            raise InvalidInput(f"The stock is a whole number from 0 to {STOCK_MAX:,}.", field="stock")
-        return int(text)
+        """The stock as typed; raises ``InvalidInput`` (field ``stock``) unless a whole number in its range."""
+        message = f"The stock is a whole number from 0 to {STOCK_MAX:,}."
+        return parse_count(self.stock, field="stock", minimum=0, maximum=STOCK_MAX, message=message)
 
 
 async def uploaded_files(form: FormData, name: str, max_bytes: int) -> list[Upload]:

@@ -39,6 +39,7 @@ from marketplace.listings.queries import (
     vendor_own_listings,
 )
 from marketplace.listings.rendering import render_description
+from marketplace.monero.amounts import FORM_MESSAGE, PRICE_PATTERN
 from marketplace.settings import Settings
 from marketplace.web import routing
 from marketplace.web.csrf import verify_csrf
@@ -49,7 +50,8 @@ from marketplace.web.dependencies import (
     SettingsDep,
     keep_signed_in_user_readable,
 )
-from marketplace.web.pages import attempt, attempt_async, form_page, notice_from, parse_id, parse_page, redirect
+from marketplace.web.numbers import parse_id, parse_page
+from marketplace.web.pages import attempt, attempt_async, form_page, notice_from, redirect
 from marketplace.web.templating import ENVIRONMENT, render
 
 router = routing.router(dependencies=[Depends(verify_csrf)])
@@ -245,6 +247,8 @@ def _form_page(
         "formats": _FORMATS,
         "max_images": settings.listing_max_images,
         "notice": notice_from(request, NOTICES),
+        "price_pattern": PRICE_PATTERN,
+        "price_rule": FORM_MESSAGE,
     }
     return form_page(request, "listings/form.html", context, error)
 

@@ -1,4 +1,4 @@
-"""What every domain's pages share: form fields, notices, redirects, page numbers, ids, refusals.
+"""What every domain's pages share: form fields, notices, redirects, refusals (numbers: ``web.numbers``).
 
 The pattern of a page action (POST, then redirect, then GET):
 
@@ -25,10 +25,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from marketplace.db.base import MAX_ID
 from marketplace.db.writes import keep_records
-from marketplace.errors import InvalidInput, MarketplaceError, NotFound
-from marketplace.pagination import MAX_PAGE
+from marketplace.errors import MarketplaceError
 from marketplace.web.templating import render
 
 T = TypeVar("T")
@@ -36,7 +34,6 @@ T = TypeVar("T")
 FormText = Annotated[str, Form()]
 NOTICE_PARAMETER = "notice"
 _MAX_NEXT_LENGTH = 2000
-_MAX_ID_DIGITS = len(str(MAX_ID))
 
 
 def form_text(form: FormData, name: str) -> str:
@@ -72,27 +69,6 @@ def safe_next(target: str | None) -> str:
     ):
         return "/"
     return target
-
-
-def parse_page(text: str | None) -> int:
-    """A page number from a URL or form: empty is 1; beyond ``MAX_PAGE`` is ``MAX_PAGE`` (an empty page).
-
-    Raises ``InvalidInput`` (field ``page``) for anything but ASCII digits making 1 or more.
-    """
-    cleaned = (text or "").strip() or "1"
-    if not cleaned.isascii() or not cleaned.isdigit():
-        raise InvalidInput("The page is a whole number, 1 or more.", field="page")
-    page = int(cleaned) if len(cleaned) <= len(str(MAX_PAGE)) else MAX_PAGE
-    if page < 1:
-        raise InvalidInput("The page is a whole number, 1 or more.", field="page")
-    return min(page, MAX_PAGE)
-
-
-def parse_id(text: str, what: str) -> int:
-    """A path id; anything that cannot be an id (not digits, 0, beyond ``MAX_ID``) is ``NotFound``."""
-    if not text.isascii() or not text.isdigit() or len(text) > _MAX_ID_DIGITS or not 1 <= int(text) <= MAX_ID:
-        raise NotFound(f"There is no such {what}.")
-    return int(text)
 
 
 def form_page(
