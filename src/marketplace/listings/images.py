@@ -28,6 +28,9 @@ CONTENT_TYPE = "image/jpeg"
 JPEG_QUALITY = 85
 THUMBNAIL_SIZE = 400
 THUMBNAIL_QUALITY = 80
+# A file part's bytes besides the file in a multipart body: its boundary line and headers
+# (Content-Disposition with the file name, Content-Type); a file name of 1,000 bytes still fits.
+MULTIPART_FILE_PART_OVERHEAD_BYTES = 4 * 1024
 # What Pillow raises on damaged, truncated or malicious input, besides the bomb checks.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError, KeyError)
 
@@ -59,6 +62,12 @@ def check_upload_size(raw: bytes, settings: Settings, *, name: str = "") -> None
         raise _refuse(name, "is an empty file.")
     if len(raw) > settings.image_max_bytes:
         raise _refuse(name, f"is larger than {_megabytes(settings.image_max_bytes)} MB.")
+
+
+def upload_body_max_bytes(settings: Settings, *, images: int, other_fields_bytes: int) -> int:
+    """The largest request body carrying ``images`` files of ``settings.image_max_bytes`` each plus
+    ``other_fields_bytes`` of other fields, in bytes: the body limit of an upload route."""
+    return images * (settings.image_max_bytes + MULTIPART_FILE_PART_OVERHEAD_BYTES) + other_fields_bytes
 
 
 def _open_checked(raw: bytes, settings: Settings, name: str) -> Image.Image:
