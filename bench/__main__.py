@@ -2,7 +2,9 @@
 
 Default run (about 7.5 minutes): 10,000 listings; for uvicorn and then granian, 2 workers each,
 every default endpoint for 20 s at 10 and then 50 connections after a 2 s warm-up; then the
-write-then-read check. Exit status 0 when every run was clean and the check passed, 1 otherwise.
+write-then-read check; then the peak memory of one upload for the worst image files
+(``bench/image_memory.py``, issue 6; alone with ``--images-only``). Exit status 0 when every run
+was clean and the check passed, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bench import image_memory
 from bench.machine import load_average, machine_facts
 from bench.report import (
     TARGET_LISTINGS,
@@ -68,6 +71,11 @@ def parse_options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     parser.add_argument("--freshness-rounds", type=int, default=10, help="write-then-read rounds (0 to skip)")
     parser.add_argument("--markdown", type=Path, help="also write the results as Markdown to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (database, server logs)")
+    parser.add_argument(
+        "--images-only",
+        action="store_true",
+        help="only the peak memory of one upload for each worst-case image file (about 15 s; no wrk needed)",
+    )
     args = parser.parse_args(argv)
     wanted = {key.strip() for key in args.endpoints.split(",") if key.strip()}
     if unknown := wanted - set(keys):
@@ -98,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     if not console.is_terminal:  # piped or redirected: wide enough for the table
         console = Console(width=150)
+    if args.images_only:
+        images = _image_memory(console)
+        if args.markdown:
+            args.markdown.write_text(f"## Peak memory of one upload\n\n{images}\n", encoding="utf-8")
+            console.print(f"wrote {args.markdown}")
+        return 0
     try:
         wrk_path()
     except WrkError as exc:
@@ -184,6 +198,8 @@ def _report(
         console.print(f"  [{colour}]{line}[/{colour}]", highlight=False)
         for failure in report.failures[:10]:
             console.print(f"    {failure}", highlight=False)
+    console.print()
+    images = _image_memory(console)
     load_after = load_average()
     console.print(
         f"\ntook {elapsed / 60:.1f} min; load average after (includes this run's own load): {load_after}",
@@ -195,6 +211,7 @@ def _report(
             result=result,
             found=found,
             freshness_lines=freshness_lines,
+            images=images,
             facts=facts,
             elapsed=elapsed,
             load_after=load_after,
@@ -203,12 +220,21 @@ def _report(
     return 1 if failed else 0
 
 
+def _image_memory(console: Console) -> str:
+    """Measure and print the peak memory of one upload per worst-case file; gives the Markdown table."""
+    with tempfile.TemporaryDirectory(prefix="marketplace-bench-images-") as workdir:
+        budget, rows = image_memory.measure(Path(workdir))
+    image_memory.print_table(console, budget, rows)
+    return image_memory.markdown_table(budget, rows)
+
+
 def _write_markdown(
     path: Path,
     *,
     result: RunResult,
     found: list[Verdict],
     freshness_lines: list[str],
+    images: str,
     facts: dict[str, str],
     elapsed: float,
     load_after: str,
@@ -224,6 +250,7 @@ def _write_markdown(
     lines += ["", "## Targets", ""]
     lines += [f"- {'met' if v.met else 'MISSED'}: {v.description}: {v.detail}" for v in found]
     lines += ["", "## A write is visible to the next read", "", *(f"- {line}" for line in freshness_lines)]
+    lines += ["", "## Peak memory of one upload", "", images]
     lines += ["", f"Run took {elapsed / 60:.1f} min.", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 

@@ -164,6 +164,21 @@ class Settings(BaseSettings):
     image_max_dimension: int = Field(
         default=1600, ge=64, description="Images are scaled down to fit this many pixels on their longer side."
     )
+    image_memory_budget_bytes: int = Field(
+        default=96 * 1024 * 1024,
+        ge=16 * 1024 * 1024,
+        description=(
+            "Memory one image may take for its pixels while it is processed (decoded and its working copies), "
+            "in bytes; an image that would take more is refused before it is decoded. Keep it above 8 bytes "
+            "× image_max_dimension² (20 MB at 1600), what the scaled image itself takes."
+        ),
+    )
+    image_processing_slots: int = Field(
+        default=0,
+        ge=0,
+        le=1024,
+        description="Images a process decodes at once (others wait their turn); 0 means one per CPU core.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -13,21 +13,29 @@ from starlette.staticfiles import StaticFiles
 from marketplace import __version__
 from marketplace.accounts import api as accounts_api
 from marketplace.accounts import views as accounts_views
+from marketplace.accounts.services import MAX_PGP_KEY_LENGTH
 from marketplace.admin import api as admin_api
 from marketplace.admin import views as admin_views
+from marketplace.admin.services import MAX_REASON_LENGTH
 from marketplace.api_schema import with_error_shape
 from marketplace.db.engine import Database
 from marketplace.listings import api as listings_api
 from marketplace.listings import views as listings_views
+from marketplace.listings.images import upload_body_max_bytes
+from marketplace.listings.services import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 from marketplace.logs import configure_logging
 from marketplace.runtime import build_runtime
 from marketplace.settings import Settings, load_settings
 from marketplace.web import health
+from marketplace.web.body_limit import RequestBodyLimit, RouteBodyLimit, form_body_max_bytes
 from marketplace.web.errors import install_error_handlers
 from marketplace.web.middleware import RequestContextMiddleware
 from marketplace.web.responses import JSONResponse
 
 STATIC_DIR = Path(__file__).parent / "static"
+# The most text one form or JSON body carries: a listing's title and description.
+_MOST_TEXT_CHARACTERS = max(TITLE_MAX_LENGTH + DESCRIPTION_MAX_LENGTH, MAX_PGP_KEY_LENGTH, MAX_REASON_LENGTH)
+FORM_BODY_MAX_BYTES = form_body_max_bytes(_MOST_TEXT_CHARACTERS)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -53,6 +61,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.runtime = runtime
     _document_error_shape(app)
     install_error_handlers(app)
+    # Added first, so it runs inside the request context: a 413 has the request id and headers.
+    app.add_middleware(RequestBodyLimit, default_max_bytes=FORM_BODY_MAX_BYTES, routes=body_limits(settings))
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
@@ -61,6 +71,23 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for page_router in (accounts_views.router, listings_views.router, admin_views.router):
         app.include_router(page_router, include_in_schema=False)
     return app
+
+
+def body_limits(settings: Settings) -> list[RouteBodyLimit]:
+    """The routes that take image files and their body limits, in bytes; every other route takes
+    ``FORM_BODY_MAX_BYTES``. The page forms take a listing's worth of images with the listing's text."""
+    listing_form = upload_body_max_bytes(
+        settings, images=settings.listing_max_images, other_fields_bytes=FORM_BODY_MAX_BYTES
+    )
+    return [
+        RouteBodyLimit("POST", "/sell/new", listing_form),
+        RouteBodyLimit("POST", "/listings/{listing_id}/edit", listing_form),
+        RouteBodyLimit(
+            "POST",
+            "/api/v1/listings/{listing_id}/images",
+            upload_body_max_bytes(settings, images=1, other_fields_bytes=0),
+        ),
+    ]
 
 
 def _document_error_shape(app: FastAPI) -> None:

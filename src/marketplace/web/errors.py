@@ -79,12 +79,17 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(request, 422, body)
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    if not isinstance(exc, StarletteHTTPException):  # pragma: no cover - registered for this type only
-        raise exc
+def http_error_response(request: Request, exc: StarletteHTTPException) -> Response:
+    """The answer to an ``HTTPException`` (404, 405, 413...): the error shape with its code and headers."""
     code, default_message = _STATUS_CODES.get(exc.status_code, ("error", "The request failed."))
     message = exc.detail if isinstance(exc.detail, str) and exc.status_code not in (404, 405) else default_message
     return error_response(request, exc.status_code, {"error": code, "message": message}, dict(exc.headers or {}))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, StarletteHTTPException):  # pragma: no cover - registered for this type only
+        raise exc
+    return http_error_response(request, exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:
