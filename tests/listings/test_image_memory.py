@@ -21,6 +21,7 @@ from marketplace.listings.models import Listing, ListingImage
 from marketplace.settings import Settings
 from tests.listings.conftest import listing_body
 from tests.support.api import assert_api_error
+from tests.support.checkouts import CheckoutTracker, track_checkouts
 from tests.support.concurrency import HttpRequest, parallel_requests
 from tests.support.factories import Person
 
@@ -131,11 +132,14 @@ class DecodeWatch:
     """Counts the images being decoded at once (Pillow's ``ImageFile.load``, the decoder).
 
     Each decode waits (bounded) until ``expected`` are under way, so that if more than expected
-    could decode at once, they would be seen together.
+    could decode at once, they would be seen together. With a ``tracker``, it also notes how many
+    database connections the decoding thread holds (``connections_held``, one entry per decode).
     """
 
-    def __init__(self, expected: int) -> None:
+    def __init__(self, expected: int, tracker: CheckoutTracker | None = None) -> None:
         self.expected = expected
+        self.tracker = tracker
+        self.connections_held: list[int] = []
         self.active = 0
         self.most = 0
         self.decodes = 0
@@ -146,7 +150,9 @@ class DecodeWatch:
         def load(image: ImageFile.ImageFile) -> Any:
             if not image.tile:  # already decoded: no work, not a decode
                 return original(image)
+            held = self.tracker.held_by_this_thread() if self.tracker is not None else 0
             with self._lock:
+                self.connections_held.append(held)
                 self.active += 1
                 self.decodes += 1
                 self.most = max(self.most, self.active)
@@ -176,9 +182,9 @@ def _multipart_image(content: bytes) -> tuple[bytes, dict[str, str]]:
 
 
 @pytest.fixture
-def watch_decodes(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], DecodeWatch]:
-    def watch(expected: int) -> DecodeWatch:
-        watcher = DecodeWatch(expected)
+def watch_decodes(monkeypatch: pytest.MonkeyPatch) -> Callable[..., DecodeWatch]:
+    def watch(expected: int, tracker: CheckoutTracker | None = None) -> DecodeWatch:
+        watcher = DecodeWatch(expected, tracker)
         monkeypatch.setattr(ImageFile.ImageFile, "load", watcher.wrap(ImageFile.ImageFile.load))
         return watcher
 
@@ -190,7 +196,7 @@ def test_at_most_the_slot_count_of_images_decode_at_once_and_every_upload_comple
     live_server: str,
     vendor_listing: tuple[Person, int],
     database: Database,
-    watch_decodes: Callable[[int], DecodeWatch],
+    watch_decodes: Callable[..., DecodeWatch],
 ) -> None:
     vendor, _first = vendor_listing
     listing_ids = []
@@ -203,11 +209,14 @@ def test_at_most_the_slot_count_of_images_decode_at_once_and_every_upload_comple
         HttpRequest("POST", f"/api/v1/listings/{listing_id}/images", headers={**headers, **authorization}, content=body)
         for listing_id in listing_ids
     ]
-    watcher = watch_decodes(2)
-
-    answers = parallel_requests(live_server, uploads, timeout_s=60)
+    with track_checkouts(database.engine) as tracker:
+        watcher = watch_decodes(2, tracker)
+        answers = parallel_requests(live_server, uploads, timeout_s=60)
 
     assert [answer.status for answer in answers] == [201] * 6, [answer.text[:200] for answer in answers]
     assert watcher.decodes == 6
     assert watcher.most == 2  # two at once (the slots are used), never three
+    # No upload holds a database connection while it decodes (or waits for a slot).
+    assert watcher.connections_held == [0] * 6
+    assert tracker.max_per_request() <= 1, tracker.report()
     assert _count(database, ListingImage) == 6

@@ -92,6 +92,12 @@ class CheckoutTracker:
         with self._lock:
             return {rid: peak for rid, peak in self.peak_by_request.items() if rid is not None and peak > limit}
 
+    def held_by_this_thread(self) -> int:
+        """Connections checked out during tracking by the calling thread and not yet returned."""
+        key = threading.current_thread().ident or 0
+        with self._lock:
+            return self._by_thread[key]
+
     def held_now(self) -> int:
         """Connections checked out during tracking and not yet returned."""
         with self._lock:

@@ -88,3 +88,17 @@ def keep_records(db: Session, error: BaseException) -> None:
     with db.begin():
         for record in records:
             record(db)
+
+
+def end_reads(db: Session) -> None:
+    """End ``db``'s transaction before slow work that needs no database (decoding images).
+
+    The connection goes back to the pool instead of being held while the work (or its wait for a
+    free slot) lasts; the next statement takes one again and starts a new transaction, so
+    whatever was checked before must be checked again under the write (the guarded writes do).
+    Call it only before the unit of work has written anything: it raises ``RuntimeError`` if
+    changes are pending, and what was flushed would be committed.
+    """
+    if db.new or db.dirty or db.deleted:
+        raise RuntimeError("end_reads() called with unwritten changes in the session")
+    db.commit()

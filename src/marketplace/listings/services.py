@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import AccountStatus, Role, User
 from marketplace.db.base import utcnow
-from marketplace.db.writes import compare_and_set, select_for_update
+from marketplace.db.writes import compare_and_set, end_reads, select_for_update
 from marketplace.errors import Conflict, Forbidden, InvalidInput, MarketplaceError, NotFound
 from marketplace.listings.images import ProcessedImage, process_upload
 from marketplace.listings.models import CATEGORIES, DescriptionFormat, Listing, ListingImage, ListingStatus
@@ -284,9 +284,16 @@ def _check_image_count(existing: int, adding: int, settings: Settings) -> None:
         )
 
 
-def _processed(uploads: Sequence[Upload], settings: Settings) -> list[ProcessedImage]:
-    """Every upload decoded and re-encoded (no lock is held here); more than the limit at once is refused first."""
+def _processed(db: Session, uploads: Sequence[Upload], settings: Settings) -> list[ProcessedImage]:
+    """Every upload decoded and re-encoded; more than the limit at once is refused first.
+
+    Call it before writing anything: the reads so far are ended first (``end_reads``), so that no
+    connection is held while images decode or wait for a processing slot.
+    """
     _check_image_count(0, len(uploads), settings)
+    if not uploads:
+        return []
+    end_reads(db)
     return [process_upload(upload.content, settings, name=upload.filename) for upload in uploads]
 
 
@@ -345,7 +352,7 @@ def create_listing(
         if name not in values:
             raise InvalidInput(f"The {name.replace('_', ' ')} is missing.", field=name)
     values.setdefault("description_format", DescriptionFormat.PLAIN.value)
-    processed = _processed(images, settings)
+    processed = _processed(db, images, settings)
     listing = Listing(vendor_id=actor.id, status=ListingStatus.ACTIVE, **values)
     db.add(listing)
     db.flush()
@@ -376,7 +383,7 @@ def update_listing(
         if status not in (ListingStatus.ACTIVE, ListingStatus.PAUSED):
             raise InvalidInput("The status is either active or paused.", field="status")
         changes["status"] = ListingStatus(status)
-    processed = _processed(images, settings)
+    processed = _processed(db, images, settings)
     if processed:
         _lock_and_add_images(db, actor, listing_id, processed, settings)
     if changes or processed:
@@ -408,7 +415,7 @@ def add_images(
     """
     require_vendor(actor)
     _check_owned(db, actor, listing_id)  # refuse a stranger before decoding anything
-    processed = _processed(uploads, settings)
+    processed = _processed(db, uploads, settings)
     added = _lock_and_add_images(db, actor, listing_id, processed, settings)
     _guarded_update(db, actor, listing_id, {})
     return added
