@@ -47,7 +47,7 @@ def verified_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     """Every password hash the server checks a password against, in order (the app runs in this process)."""
     checked: list[str | None] = []
     lock = threading.Lock()
-    verify = passwords._verify  # noqa: SLF001  (the one function every password check runs through)
+    verify = passwords._verify  # the one function every password check runs through
 
     def counting(password_hash: str | None, password: str) -> bool:
         with lock:
@@ -177,14 +177,13 @@ def _stolen_token(user: User, sign_in_as: Callable[[User], Person], **_: Any) ->
 def test_twelve_guesses_at_once_are_checked_only_up_to_the_limit_and_the_owner_still_gets_in(
     live_server: str,
     database: Database,
-    client: SiteClient,
-    make_user: Callable[..., User],
-    sign_in_as: Callable[[User], Person],
+    request: pytest.FixtureRequest,
     verified_hashes: list[str | None],
     storm_of: Callable[..., Storm],
 ) -> None:
-    user = make_user(Role.VENDOR)
-    storm = storm_of(user=user, client=client, database=database, sign_in_as=sign_in_as)
+    client: SiteClient = request.getfixturevalue("client")
+    user = request.getfixturevalue("make_user")(Role.VENDOR)
+    storm = storm_of(user=user, client=client, database=database, sign_in_as=request.getfixturevalue("sign_in_as"))
     verified_hashes.clear()
 
     answers = parallel_requests(live_server, storm.requests, timeout_s=90)
