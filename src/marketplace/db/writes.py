@@ -23,7 +23,7 @@ has no row to lock: ``lock_names`` serializes the transactions that name the sam
 (PostgreSQL: a transaction-scoped advisory lock per name; SQLite: the write lock).
 
 ``keep_records`` is the other half of a refusal: work that must be committed although the refused
-change is rolled back (a failed sign-in still counts against the throttle). Refusals carry it
+change is rolled back (a throttle reservation released because the refusal was no failed guess). Refusals carry it
 (``MarketplaceError.records_to_keep``); whoever rolls back a transaction calls ``keep_records``
 right after, on the same session, in a short transaction of its own.
 """
