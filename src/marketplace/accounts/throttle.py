@@ -118,9 +118,9 @@ def reserve(db: Session, quotas: Sequence[Quota], *, window_seconds: int, refusa
     yet in ``db``'s transaction. Forgets the scopes' rows that left the window. ``refusal`` is the
     message's first sentence; the error carries the seconds to wait (``Retry-After``).
     """
-    now = utcnow()
     window = timedelta(seconds=window_seconds)
     lock_names(db, [quota.scope for quota in quotas])
+    now = utcnow()  # read once the lock is held: no row counted can be newer than it
     waits = [wait for quota in quotas if (wait := _seconds_until_room(db, quota, window, now)) is not None]
     if waits:
         wait = max(waits)
