@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 class MarketplaceError(Exception):
     """Base of every error a user can cause; never a bug.
 
-    ``records_to_keep`` holds work that must survive the refusal's rollback, such as a failed
-    sign-in counted against the throttle. Whoever rolls the transaction back commits them right
-    after, in a short transaction of their own (``marketplace.db.writes.keep_records``).
+    ``records_to_keep`` holds work that must survive the refusal's rollback, such as releasing
+    a throttled attempt that was no failed guess. Whoever rolls the transaction back commits
+    them right after, in a short transaction of their own (``marketplace.db.writes.keep_records``).
     """
 
     status_code = 400

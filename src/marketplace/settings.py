@@ -138,13 +138,34 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(
         default=900, ge=1, description="Window over which failed sign-ins are counted."
     )
-    login_max_failures_per_account: int = Field(
-        default=5, ge=1, description="Failed sign-ins for one username within the window before it is throttled."
+    login_max_failures_per_account_address: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Failed sign-ins (and password or code confirmations) for one username from one client address "
+            "within the window before that username is throttled at that address."
+        ),
     )
     login_max_failures_per_address: int = Field(
         default=20,
         ge=1,
-        description="Failed sign-ins from one client address within the window before it is throttled.",
+        description=(
+            "Failed sign-ins from one client address, for any usernames, within the window before it is throttled."
+        ),
+    )
+    login_max_failures_per_account: int = Field(
+        default=100,
+        ge=1,
+        description=(
+            "Ceiling of failed sign-ins for one username from all addresses together within the window; reaching it "
+            "throttles that username everywhere, its owner included, so keep it well above the per-address limits."
+        ),
+    )
+    registration_window_seconds: int = Field(
+        default=3600, ge=1, description="Window over which registrations from one client address are counted."
+    )
+    registration_max_per_address: int = Field(
+        default=10, ge=1, description="Accounts one client address may register within the window (429 beyond)."
     )
     trusted_proxy_hops: int = Field(
         default=0,

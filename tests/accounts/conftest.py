@@ -25,7 +25,12 @@ _CODES_ON_PAGE = re.compile(r"<li>([a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{
 
 @pytest.fixture
 def throttle_limits() -> dict[str, Any]:
-    return {"login_max_failures_per_account": 1000, "login_max_failures_per_address": 1000}
+    return {
+        "login_max_failures_per_account": 1000,
+        "login_max_failures_per_account_address": 1000,
+        "login_max_failures_per_address": 1000,
+        "registration_max_per_address": 1000,
+    }
 
 
 @pytest.fixture
@@ -50,7 +55,7 @@ def code_at(secret: str, steps_ahead: int = 0) -> str:
     return str(pyotp.TOTP(secret).at(time.time() + 30 * steps_ahead))
 
 
-def turn_on_two_factor(client: SiteClient) -> tuple[str, list[str]]:
+def turn_on_two_factor(client: SiteClient, password: str = DEFAULT_PASSWORD) -> tuple[str, list[str]]:
     """Enrol and confirm two-factor on the pages, as a person would; returns (secret, recovery codes)."""
     response = client.submit("/account/two-factor", "/account/two-factor", {"action": "enrol"})
     assert response.status_code == 303
@@ -59,7 +64,9 @@ def turn_on_two_factor(client: SiteClient) -> tuple[str, list[str]]:
     assert match, page.text
     secret = match.group(1).replace(" ", "")
     confirmed = client.submit(
-        "/account/two-factor", "/account/two-factor", {"action": "verify", "totp_code": code_at(secret)}
+        "/account/two-factor",
+        "/account/two-factor",
+        {"action": "verify", "totp_code": code_at(secret), "password": password},
     )
     assert confirmed.status_code == 200, confirmed.text
     codes = _CODES_ON_PAGE.findall(confirmed.text)

@@ -30,10 +30,10 @@ def test_credentials_never_appear_in_the_logs(client: SiteClient, caplog: pytest
     )
     assert registered.status_code == 303
     session_cookie = client.cookies["mp_session"]
-    page_token_response = client.submit("/account/tokens", "/account/tokens", {"name": "logged"})
+    page_token_response = client.submit("/account/tokens", "/account/tokens", {"name": "logged", "password": PASSWORD})
     match = _NEW_TOKEN.search(page_token_response.text)
     assert match
-    secret, recovery_codes = turn_on_two_factor(client)
+    secret, recovery_codes = turn_on_two_factor(client, PASSWORD)
     api_token = client.api_token("logged_api", PASSWORD)
     refused = client.post("/api/v1/tokens", json={"username": "logged_api", "password": WRONG_PASSWORD})
     assert_api_error(refused, 401, "not_authenticated")

@@ -12,7 +12,7 @@ from marketplace.settings import Settings
 from tests.support.addresses import BAD_KEYS, NETBYTES, forge_address, real_key
 from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
-from tests.support.factories import MAINNET_ADDRESS, STAGENET_ADDRESS, sign_in_directly
+from tests.support.factories import DEFAULT_PASSWORD, MAINNET_ADDRESS, STAGENET_ADDRESS, sign_in_directly
 
 PGP_KEY = (
     "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n"
@@ -44,7 +44,9 @@ def test_me_needs_a_token(client: SiteClient) -> None:
 
 def test_a_vendor_sets_a_valid_payout_address(client: SiteClient, api_as: Callable[..., User]) -> None:
     user = api_as(Role.VENDOR)
-    response = client.put("/api/v1/me/payout-address", json={"address": f"  {MAINNET_ADDRESS}\n"})
+    response = client.put(
+        "/api/v1/me/payout-address", json={"address": f"  {MAINNET_ADDRESS}\n", "password": DEFAULT_PASSWORD}
+    )
     assert response.status_code == 200
     assert response.json()["payout_address"] == MAINNET_ADDRESS
     assert response.json()["id"] == user.id
@@ -65,8 +67,9 @@ def test_a_bad_payout_address_is_refused_and_the_old_one_kept(
     client: SiteClient, api_as: Callable[..., User], address: str, reason: str
 ) -> None:
     api_as(Role.VENDOR)
-    assert client.put("/api/v1/me/payout-address", json={"address": MAINNET_ADDRESS}).status_code == 200
-    response = client.put("/api/v1/me/payout-address", json={"address": address})
+    saved = client.put("/api/v1/me/payout-address", json={"address": MAINNET_ADDRESS, "password": DEFAULT_PASSWORD})
+    assert saved.status_code == 200
+    response = client.put("/api/v1/me/payout-address", json={"address": address, "password": DEFAULT_PASSWORD})
     assert_api_error(response, 422, "invalid", field="address", message=reason)
     assert client.get("/api/v1/me").json()["payout_address"] == MAINNET_ADDRESS
 
@@ -74,14 +77,16 @@ def test_a_bad_payout_address_is_refused_and_the_old_one_kept(
 @pytest.mark.parametrize("role", [Role.BUYER, Role.ARBITER, Role.ADMIN])
 def test_only_vendors_have_a_payout_address(client: SiteClient, api_as: Callable[..., User], role: Role) -> None:
     api_as(role)
-    response = client.put("/api/v1/me/payout-address", json={"address": MAINNET_ADDRESS})
+    response = client.put("/api/v1/me/payout-address", json={"address": MAINNET_ADDRESS, "password": DEFAULT_PASSWORD})
     assert_api_error(response, 403, "forbidden")
     assert client.get("/api/v1/me").json()["payout_address"] is None
 
 
 def test_the_me_endpoints_refuse_unknown_fields(client: SiteClient, api_as: Callable[..., User]) -> None:
     api_as(Role.VENDOR)
-    response = client.put("/api/v1/me/payout-address", json={"address": MAINNET_ADDRESS, "role": "admin"})
+    response = client.put(
+        "/api/v1/me/payout-address", json={"address": MAINNET_ADDRESS, "role": "admin", "password": DEFAULT_PASSWORD}
+    )
     assert_api_error(response, 422, "invalid", field="role")
     assert client.get("/api/v1/me").json()["role"] == "vendor"
     assert client.get("/api/v1/me").json()["payout_address"] is None
@@ -89,11 +94,11 @@ def test_the_me_endpoints_refuse_unknown_fields(client: SiteClient, api_as: Call
 
 def test_a_pgp_key_is_stored_as_given_and_can_be_cleared(client: SiteClient, api_as: Callable[..., User]) -> None:
     api_as(Role.BUYER)
-    response = client.put("/api/v1/me/pgp-key", json={"pgp_key": PGP_KEY + "\n"})
+    response = client.put("/api/v1/me/pgp-key", json={"pgp_key": PGP_KEY + "\n", "password": DEFAULT_PASSWORD})
     assert response.status_code == 200
     assert response.json()["pgp_key"] == PGP_KEY
     assert client.get("/api/v1/me").json()["pgp_key"] == PGP_KEY
-    cleared = client.put("/api/v1/me/pgp-key", json={"pgp_key": ""})
+    cleared = client.put("/api/v1/me/pgp-key", json={"pgp_key": "", "password": DEFAULT_PASSWORD})
     assert cleared.status_code == 200
     assert cleared.json()["pgp_key"] is None
 
@@ -113,8 +118,8 @@ def test_anything_but_a_public_key_block_is_refused(
     client: SiteClient, api_as: Callable[..., User], pgp_key: str, reason: str
 ) -> None:
     api_as(Role.VENDOR)
-    client.put("/api/v1/me/pgp-key", json={"pgp_key": PGP_KEY})
-    response = client.put("/api/v1/me/pgp-key", json={"pgp_key": pgp_key})
+    client.put("/api/v1/me/pgp-key", json={"pgp_key": PGP_KEY, "password": DEFAULT_PASSWORD})
+    response = client.put("/api/v1/me/pgp-key", json={"pgp_key": pgp_key, "password": DEFAULT_PASSWORD})
     assert_api_error(response, 422, "invalid", field="pgp_key", message=reason)
     assert client.get("/api/v1/me").json()["pgp_key"] == PGP_KEY
 
@@ -123,7 +128,11 @@ def test_the_profile_page_saves_and_escapes_what_a_vendor_typed(
     client: SiteClient, signed_in: Callable[..., User]
 ) -> None:
     signed_in(Role.VENDOR)
-    saved = client.submit("/account", "/account/profile", {"pgp_key": PGP_KEY, "payout_address": MAINNET_ADDRESS})
+    saved = client.submit(
+        "/account",
+        "/account/profile",
+        {"pgp_key": PGP_KEY, "payout_address": MAINNET_ADDRESS, "password": DEFAULT_PASSWORD},
+    )
     assert saved.status_code == 303
     page = client.get(saved.headers["location"])
     assert "Your profile is saved." in page.text
@@ -154,7 +163,11 @@ def test_the_profile_page_shows_the_error_keeps_the_input_and_saves_nothing(
 
 def test_a_buyer_profile_has_no_payout_address(client: SiteClient, signed_in: Callable[..., User]) -> None:
     signed_in(Role.BUYER)
-    saved = client.submit("/account", "/account/profile", {"pgp_key": PGP_KEY, "payout_address": MAINNET_ADDRESS})
+    saved = client.submit(
+        "/account",
+        "/account/profile",
+        {"pgp_key": PGP_KEY, "payout_address": MAINNET_ADDRESS, "password": DEFAULT_PASSWORD},
+    )
     assert saved.status_code == 303
     page = client.get("/account")
     assert MAINNET_ADDRESS not in page.text

@@ -67,6 +67,7 @@ def _count(database: Database, statement: Any) -> int:
             # Short, so that a request waiting for a second connection would fail here, not after 30 s.
             "database_pool_timeout_seconds": 5,
             "login_max_failures_per_account": 1000,
+            "login_max_failures_per_account_address": 1000,
             "login_max_failures_per_address": 1000,
         }
     ],
@@ -107,8 +108,8 @@ def test_a_hundred_failed_sign_ins_at_once_get_no_5xx_and_the_site_keeps_answeri
     assert statuses[-1] == 200
     assert "Quiet teapot" in answers[-1].text
     assert checkouts.max_per_request() <= 1, checkouts.report()
-    # Every failure was counted (against the account and the address), none lost to the rollbacks.
-    assert _count(database, select(func.count()).select_from(LoginFailure)) == 2 * len(storm)
+    # Every failure was counted (against the account, the address and the pair), none lost to the rollbacks.
+    assert _count(database, select(func.count()).select_from(LoginFailure)) == 3 * len(storm)
 
 
 def test_one_recovery_code_used_twice_at_the_same_moment_works_once(
@@ -121,7 +122,7 @@ def test_one_recovery_code_used_twice_at_the_same_moment_works_once(
         with database.session() as db:
             scopes = SignInScopes.of(user.username, "192.0.2.1")
             candidate = find_candidate(db, settings, scopes, user.username)
-            twofactor.use_recovery_code(db, settings, scopes, candidate, password_ok=True, recovery_code=codes[0])
+            twofactor.use_recovery_code(db, candidate, password_ok=True, recovery_code=codes[0])
             yield "used"
         yield "committed"
 
@@ -218,11 +219,13 @@ def test_a_token_created_while_another_is_being_created_waits_and_counts_it(
 
 
 def _sign_in_and_issue_token(database: Database, settings: Settings, username: str) -> Iterator[str]:
-    """A sign-in's last step, paused after the token is issued and before it is committed."""
+    """A sign-in, paused after its first step (the hash to check is read, the attempt reserved) and
+    after the token is issued, before it is committed."""
     with database.session() as db:
         scopes = SignInScopes.of(username, "192.0.2.7")
         candidate = find_candidate(db, settings, scopes, username)
-        user = conclude_sign_in(db, settings, scopes, candidate, password_ok=True, totp_code=None, new_hash=None)
+        yield "found"  # the slow hash of the password happens here
+        user = conclude_sign_in(db, candidate, password_ok=True, totp_code=None, new_hash=None)
         token = credentials.create_api_token(db, user, "racing sign-in")
         yield "issued"
     yield "committed"
@@ -233,7 +236,7 @@ def _change_password(database: Database, user_id: int) -> Iterator[str]:
     with database.session() as db:
         account = db.get(User, user_id)
         assert account is not None
-        change_password(db, account, "A-brand-new-passphrase-7", keep_session_id=None)
+        change_password(db, account, "A-brand-new-passphrase-7")
         yield "changed"
     yield "committed"
 
@@ -248,7 +251,7 @@ def test_a_token_issued_while_the_password_changes_does_not_survive_the_change(
             "sign_in": lambda: _sign_in_and_issue_token(database, settings, user.username),
             "change": lambda: _change_password(database, user.id),
         },
-        ["sign_in:issued", "change:changed", "sign_in:committed", "change:committed"],
+        ["sign_in:found", "sign_in:issued", "change:changed", "sign_in:committed", "change:committed"],
         block_after_s=3.0,  # a password change hashes for a while before it writes: only a lock waits longer
     )
 
@@ -269,7 +272,7 @@ def test_a_sign_in_concluded_after_a_password_change_is_refused(
             "change": lambda: _change_password(database, user.id),
             "sign_in": lambda: _sign_in_and_issue_token(database, settings, user.username),
         },
-        ["change:changed", "sign_in:issued", "change:committed", "sign_in:committed"],
+        ["sign_in:found", "change:changed", "sign_in:issued", "change:committed", "sign_in:committed"],
         block_after_s=3.0,  # a password change hashes for a while before it writes: only a lock waits longer
     )
 

@@ -23,9 +23,12 @@ WINDOW = 600
 
 @pytest.fixture
 def throttle_limits() -> dict[str, Any]:
-    # One proxy hop is trusted so that a test can speak from several client addresses.
+    # One proxy hop is trusted so that a test can speak from several client addresses. The account's
+    # ceiling is the smallest limit here, so these tests see it first (tests/accounts/test_throttle_attempts.py
+    # tests the production limits, where one username at one address is throttled long before).
     return {
         "login_max_failures_per_account": ACCOUNT_LIMIT,
+        "login_max_failures_per_account_address": ACCOUNT_LIMIT,
         "login_max_failures_per_address": ADDRESS_LIMIT,
         "login_failure_window_seconds": WINDOW,
         "trusted_proxy_hops": 1,

@@ -37,7 +37,7 @@ def test_enrolment_shows_an_inline_svg_qr_code_and_the_secret(
 def test_a_wrong_code_does_not_turn_two_factor_on(client: SiteClient, signed_in: Callable[..., User]) -> None:
     user = signed_in()
     client.submit(PAGE, PAGE, {"action": "enrol"})
-    response = client.submit(PAGE, PAGE, {"action": "verify", "totp_code": "000000x"})
+    response = client.submit(PAGE, PAGE, {"action": "verify", "totp_code": "000000x", "password": DEFAULT_PASSWORD})
     assert response.status_code == 422
     assert "That code does not match" in response.text
     assert "<svg" in response.text  # the set-up is still there to retry
@@ -141,33 +141,34 @@ def test_a_recovery_code_does_nothing_for_an_account_without_two_factor(
     assert "Wrong username, password or recovery code." in response.text
 
 
-def test_turning_two_factor_off_needs_a_current_code_or_the_password(
+def test_turning_two_factor_off_needs_the_password_and_a_current_code(
     client: SiteClient, signed_in: Callable[..., User]
 ) -> None:
     user = signed_in()
     secret, _codes = turn_on_two_factor(client)
     nothing = client.submit(PAGE, PAGE, {"action": "disable"})
     assert nothing.status_code == 422
-    assert "Enter a current code" in nothing.text
-    wrong_code = client.submit(PAGE, PAGE, {"action": "disable", "totp_code": "999999"})
+    assert "Enter your password" in nothing.text
+    code_only = client.submit(PAGE, PAGE, {"action": "disable", "totp_code": code_at(secret, 1)})
+    assert code_only.status_code == 422
+    assert "Enter your password" in code_only.text
+    password_only = client.submit(PAGE, PAGE, {"action": "disable", "password": DEFAULT_PASSWORD})
+    assert password_only.status_code == 422
+    assert "Enter a current code" in password_only.text
+    wrong_code = client.submit(PAGE, PAGE, {"action": "disable", "password": DEFAULT_PASSWORD, "totp_code": "999999"})
     assert wrong_code.status_code == 422
-    wrong_password = client.submit(PAGE, PAGE, {"action": "disable", "password": "not-the-password"})
+    assert "wrong or was already used" in wrong_code.text
+    wrong_password = client.submit(
+        PAGE, PAGE, {"action": "disable", "password": "not-the-password", "totp_code": code_at(secret, 1)}
+    )
     assert wrong_password.status_code == 422
     assert "not your current password" in wrong_password.text
     assert "Two-factor sign-in is <strong>on</strong>" in client.get(PAGE).text
-    off = client.submit(PAGE, PAGE, {"action": "disable", "totp_code": code_at(secret, 1)})
+    off = client.submit(
+        PAGE, PAGE, {"action": "disable", "password": DEFAULT_PASSWORD, "totp_code": code_at(secret, 1)}
+    )
     assert off.status_code == 303
     assert "Two-factor sign-in is off." in client.get(off.headers["location"]).text
-    assert (
-        client.post("/api/v1/tokens", json={"username": user.username, "password": DEFAULT_PASSWORD}).status_code == 201
-    )
-
-
-def test_turning_two_factor_off_with_the_password(client: SiteClient, signed_in: Callable[..., User]) -> None:
-    user = signed_in()
-    turn_on_two_factor(client)
-    off = client.submit(PAGE, PAGE, {"action": "disable", "password": DEFAULT_PASSWORD})
-    assert off.status_code == 303
     assert (
         client.post("/api/v1/tokens", json={"username": user.username, "password": DEFAULT_PASSWORD}).status_code == 201
     )
@@ -185,5 +186,7 @@ def test_a_pending_set_up_can_be_cancelled_and_unknown_actions_are_refused(
     odd = client.submit(PAGE, PAGE, {"action": "make-me-admin"})
     assert odd.status_code == 422
     assert "Unknown action" in odd.text
-    verify_without_set_up = client.submit(PAGE, PAGE, {"action": "verify", "totp_code": "123456"})
+    verify_without_set_up = client.submit(
+        PAGE, PAGE, {"action": "verify", "totp_code": "123456", "password": DEFAULT_PASSWORD}
+    )
     assert verify_without_set_up.status_code == 409

@@ -9,8 +9,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from marketplace.accounts import credentials, services
+from marketplace.accounts import credentials, registration, services
 from marketplace.accounts.auth import ApiUser, ApiVendor
+from marketplace.accounts.confirmation import confirm_identity
 from marketplace.accounts.schemas import (
     AccountCreate,
     AccountOut,
@@ -30,9 +31,12 @@ DEFAULT_CLIENT_NAME = "API client"
 
 
 @router.post("/accounts", status_code=201, response_model=AccountOut, summary="Register a buyer or vendor account")
-def register(body: AccountCreate, db: DbSession) -> AccountOut:
-    """Register a buyer or vendor account. 409 (field ``username``) if the name is taken in any case."""
-    user = services.register_account(db, username=body.username, password=body.password, role=body.role)
+def register(body: AccountCreate, db: DbSession, settings: SettingsDep, address: ClientAddress) -> AccountOut:
+    """Register a buyer or vendor account. 409 (field ``username``) if the name is taken in any case;
+    429 with ``Retry-After`` when this address has registered too many accounts lately."""
+    user = registration.register(
+        db, settings, username=body.username, password=body.password, role=body.role, client_address=address
+    )
     return AccountOut.of(user)
 
 
@@ -70,14 +74,39 @@ def me(user: ApiUser) -> MeOut:
 
 
 @router.put("/me/payout-address", response_model=MeOut, summary="Set your payout address (vendors)")
-def set_payout_address(body: PayoutAddressUpdate, settings: SettingsDep, user: ApiVendor) -> MeOut:
-    """Set the vendor's payout address: 422 (field ``address``) unless it is valid for this network."""
-    user.payout_address = services.check_payout_address(user, body.address, settings.network)
+def set_payout_address(
+    body: PayoutAddressUpdate, db: DbSession, settings: SettingsDep, address: ClientAddress, user: ApiVendor
+) -> MeOut:
+    """Set the vendor's payout address: 422 (field ``address``) unless it is valid for this network.
+
+    Asks who you are: ``password`` (and ``totp_code`` when two-factor is on); a wrong one is 422
+    naming the field and counts as a failed sign-in (429 with ``Retry-After`` when throttled).
+    """
+    new_address = services.check_payout_address(user, body.address, settings.network)
+
+    def save() -> None:
+        user.payout_address = new_address
+
+    confirm_identity(
+        db, settings, user, password=body.password, totp_code=body.totp_code, client_address=address, then=save
+    )
     return MeOut.of(user)
 
 
 @router.put("/me/pgp-key", response_model=MeOut, summary="Set or remove your PGP public key")
-def set_pgp_key(body: PgpKeyUpdate, user: ApiUser) -> MeOut:
-    """Set the PGP public key (an empty string removes it); 422 (field ``pgp_key``) if it is not one."""
-    services.set_pgp_key(user, body.pgp_key)
+def set_pgp_key(
+    body: PgpKeyUpdate, db: DbSession, settings: SettingsDep, address: ClientAddress, user: ApiUser
+) -> MeOut:
+    """Set the PGP public key (an empty string removes it); 422 (field ``pgp_key``) if it is not one.
+
+    Asks who you are: ``password`` (and ``totp_code`` when two-factor is on), as for the payout address.
+    """
+    new_key = services.check_pgp_key(body.pgp_key)
+
+    def save() -> None:
+        user.pgp_key = new_key
+
+    confirm_identity(
+        db, settings, user, password=body.password, totp_code=body.totp_code, client_address=address, then=save
+    )
     return MeOut.of(user)

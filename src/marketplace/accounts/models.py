@@ -101,12 +101,14 @@ class RecoveryCode(Base):
 
 
 class LoginFailure(Base):
-    """One failed sign-in, counted per account and per client address for throttling."""
+    """One attempt charged to a throttling scope (``accounts.throttle``): a failed or pending check of a
+    password or code, or a registration."""
 
     __tablename__ = "login_failures"
     __table_args__ = (Index("ix_login_failures_scope_created", "scope", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Either "account:" plus the username key, or "address:" plus the client address.
+    # One of the scopes of accounts.throttle: account, address, pair (username key at an address)
+    # or registration (an address), each prefix followed by a colon and the value.
     scope: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -7,9 +7,9 @@ from starlette.responses import Response
 
 from marketplace.accounts import services
 from marketplace.accounts.auth import PageUser
+from marketplace.accounts.confirmation import confirm_identity
 from marketplace.accounts.models import Role, User
-from marketplace.accounts.pages import NOTICES, cleared_cookie
-from marketplace.accounts.signin import confirm_password
+from marketplace.accounts.pages import NOTICES, cleared_cookie, sign_in_response
 from marketplace.errors import MarketplaceError
 from marketplace.monero.addresses import validate_address
 from marketplace.web import routing
@@ -31,9 +31,21 @@ def overview(request: Request, user: PageUser) -> Response:
 
 @router.post("/account/profile")
 def save_profile(
-    request: Request, user: PageUser, settings: SettingsDep, pgp_key: FormText = "", payout_address: FormText = ""
+    request: Request,
+    db: DbSession,
+    user: PageUser,
+    settings: SettingsDep,
+    address: ClientAddress,
+    *,
+    pgp_key: FormText = "",
+    payout_address: FormText = "",
+    password: FormText = "",
+    totp_code: FormText = "",
 ) -> Response:
-    """Save the PGP key and (vendors) the payout address; both are checked before either is saved."""
+    """Save the PGP key and (vendors) the payout address; both are checked before either is saved.
+
+    Asks who you are (password, and the code when two-factor is on) once both fields are valid.
+    """
     errors: dict[str, str] = {}
     new_key: str | None = None
     new_address: str | None = user.payout_address
@@ -51,11 +63,22 @@ def save_profile(
             )
         except MarketplaceError as exc:
             errors["payout_address"] = exc.message
+    form = {"pgp_key": pgp_key, "payout_address": payout_address}
     if errors:
-        form = {"pgp_key": pgp_key, "payout_address": payout_address}
         return form_page(request, "accounts/account.html", {"user": user, "form": form}, errors=errors)
-    user.pgp_key = new_key
-    user.payout_address = new_address
+
+    def save() -> None:
+        user.pgp_key = new_key
+        user.payout_address = new_address
+
+    refused = attempt(
+        db,
+        lambda: confirm_identity(
+            db, settings, user, password=password, totp_code=totp_code, client_address=address, then=save
+        ),
+    )
+    if isinstance(refused, MarketplaceError):
+        return form_page(request, "accounts/account.html", {"user": user, "form": form}, refused)
     return redirect("/account", notice="profile-saved")
 
 
@@ -74,18 +97,29 @@ def change_password(
     *,
     current_password: FormText = "",
     new_password: FormText = "",
+    totp_code: FormText = "",
 ) -> Response:
-    """Change the password; every other sign-in and every API token is revoked, this sign-in stays."""
-    keep_session_id = request.state.web_session.id
+    """Change the password (the current one, and the code when two-factor is on, confirm who is asking).
 
-    def change() -> None:
-        confirm_password(db, settings, user, current_password, client_address=address, field="current_password")
-        services.change_password(db, user, new_password, keep_session_id=keep_session_id)
-
-    refused = attempt(db, change)
+    Every sign-in and every API token is revoked, this one too: the person who made the change
+    gets a brand-new sign-in (a fresh session id), so a copy of their old cookie stops working.
+    """
+    refused = attempt(
+        db,
+        lambda: confirm_identity(
+            db,
+            settings,
+            user,
+            password=current_password,
+            totp_code=totp_code,
+            client_address=address,
+            then=lambda: services.change_password(db, user, new_password),
+            password_field="current_password",  # noqa: S106  (a form field's name, not a secret)
+        ),
+    )
     if isinstance(refused, MarketplaceError):
         return form_page(request, "accounts/password.html", {}, refused)
-    return redirect("/account", notice="password-changed")
+    return sign_in_response(request, db, user, "/account?notice=password-changed")
 
 
 @router.get("/account/delete")
@@ -102,15 +136,22 @@ def delete_account(
     address: ClientAddress,
     *,
     password: FormText = "",
+    totp_code: FormText = "",
     confirm_username: FormText = "",
 ) -> Response:
-    """Close the account (password and typed username required); signs out everywhere."""
-
-    def close() -> None:
-        confirm_password(db, settings, user, password, client_address=address)
-        services.delete_account(db, user, confirm_username=confirm_username)
-
-    refused = attempt(db, close)
+    """Close the account (password, the code when two-factor is on, and the typed username); signs out everywhere."""
+    refused = attempt(
+        db,
+        lambda: confirm_identity(
+            db,
+            settings,
+            user,
+            password=password,
+            totp_code=totp_code,
+            client_address=address,
+            then=lambda: services.delete_account(db, user, confirm_username=confirm_username),
+        ),
+    )
     if isinstance(refused, MarketplaceError):
         return form_page(request, "accounts/delete.html", {"form": {"confirm_username": confirm_username}}, refused)
     return cleared_cookie(request, redirect("/login", notice="account-deleted"))

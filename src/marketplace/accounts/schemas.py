@@ -22,6 +22,7 @@ from marketplace.api_schema import enforced
 # Bounds on what is read at all; the services give the precise rules and messages.
 _MAX_USERNAME_INPUT = 64
 _MAX_PASSWORD_INPUT = 1024
+_TOTP_CODE_PATTERN = r"^[0-9]{6}$"
 
 
 class _Input(BaseModel):
@@ -52,7 +53,7 @@ class TokenCreate(_Input):
         default=None,
         max_length=16,
         description="The six digits from the authenticator app; required when two-factor is on.",
-        json_schema_extra=enforced(pattern=r"^[0-9]{6}$"),
+        json_schema_extra=enforced(pattern=_TOTP_CODE_PATTERN),
     )
     name: str | None = Field(
         default=None,
@@ -62,7 +63,23 @@ class TokenCreate(_Input):
     )
 
 
-class PayoutAddressUpdate(_Input):
+class _ConfirmedInput(_Input):
+    """A change that asks who you are (``accounts.confirmation``): the password, and the code when two-factor is on."""
+
+    password: str = Field(
+        max_length=_MAX_PASSWORD_INPUT,
+        description="Your current password: a stolen token alone cannot make this change.",
+        json_schema_extra=enforced(min_length=1, max_length=MAX_PASSWORD_LENGTH),
+    )
+    totp_code: str | None = Field(
+        default=None,
+        max_length=16,
+        description="The six digits from the authenticator app; required when two-factor is on.",
+        json_schema_extra=enforced(pattern=_TOTP_CODE_PATTERN),
+    )
+
+
+class PayoutAddressUpdate(_ConfirmedInput):
     address: str = Field(
         max_length=256,
         description="A standard address or subaddress of the marketplace's network (95 base58 characters).",
@@ -70,7 +87,7 @@ class PayoutAddressUpdate(_Input):
     )
 
 
-class PgpKeyUpdate(_Input):
+class PgpKeyUpdate(_ConfirmedInput):
     pgp_key: str = Field(
         max_length=40_000,
         description="An ASCII-armoured PGP public key block; an empty string removes it.",

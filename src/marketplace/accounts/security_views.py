@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from marketplace.accounts import credentials, totp, twofactor
 from marketplace.accounts.auth import OptionalPageUser, PageUser
+from marketplace.accounts.confirmation import confirm_identity
 from marketplace.accounts.models import User
 from marketplace.accounts.pages import NOTICES, cleared_cookie
 from marketplace.accounts.sessions import revoke_web_session
@@ -46,7 +47,7 @@ def _two_factor_action(
         twofactor.start_enrolment(db, user)
         return redirect("/account/two-factor")
     if action == "verify":
-        return twofactor.confirm_enrolment(db, user, totp_code)
+        return twofactor.turn_on(db, settings, user, password=password, totp_code=totp_code, client_address=address)
     if action == "cancel":
         twofactor.cancel_enrolment(db, user)
         return redirect("/account/two-factor", notice="enrolment-cancelled")
@@ -68,8 +69,9 @@ def two_factor_action(
     totp_code: FormText = "",
     password: FormText = "",
 ) -> Response:
-    """``action``: ``enrol`` (new secret), ``verify`` (turn on; recovery codes shown once),
-    ``cancel`` (drop a pending set-up) or ``disable`` (needs a current code or the password)."""
+    """``action``: ``enrol`` (new secret), ``verify`` (turn on with a code from the app and the
+    password; recovery codes shown once), ``cancel`` (drop a pending set-up) or ``disable`` (the
+    password and a current code)."""
     outcome = attempt(
         db,
         lambda: _two_factor_action(
@@ -137,9 +139,35 @@ def tokens(request: Request, db: DbSession, user: PageUser) -> Response:
 
 
 @router.post("/account/tokens")
-def create_token(request: Request, db: DbSession, user: PageUser, name: FormText = "") -> Response:
-    """Create an API token and show it this once (only its hash is kept)."""
-    token = attempt(db, lambda: credentials.create_api_token(db, user, name))
+def create_token(
+    request: Request,
+    db: DbSession,
+    user: PageUser,
+    settings: SettingsDep,
+    address: ClientAddress,
+    *,
+    name: FormText = "",
+    password: FormText = "",
+    totp_code: FormText = "",
+) -> Response:
+    """Create an API token and show it this once (only its hash is kept).
+
+    Asks who you are (password, and the code when two-factor is on); the name is checked first.
+    """
+
+    def create() -> str:
+        credentials.check_token_name(name)
+        return confirm_identity(
+            db,
+            settings,
+            user,
+            password=password,
+            totp_code=totp_code,
+            client_address=address,
+            then=lambda: credentials.create_api_token(db, user, name),
+        )
+
+    token = attempt(db, create)
     if isinstance(token, MarketplaceError):
         context = {"tokens": credentials.live_api_tokens(db, user), "form": {"name": name}}
         return form_page(request, "accounts/tokens.html", context, token)

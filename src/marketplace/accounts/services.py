@@ -87,11 +87,6 @@ def check_registration_role(role: str) -> Role:
     return Role(role)
 
 
-def register_account(db: Session, *, username: str, password: str, role: str) -> User:
-    """Self-registration: ``create_account`` limited to buyer and vendor (checked before anything else)."""
-    return create_account(db, username=username, password=password, role=check_registration_role(role))
-
-
 def check_pgp_key(text: str, *, field: str = "pgp_key") -> str | None:
     """A PGP public key block as given (outer whitespace trimmed), None for empty; else ``InvalidInput``."""
     key = text.strip()
@@ -108,11 +103,6 @@ def check_pgp_key(text: str, *, field: str = "pgp_key") -> str | None:
     return key
 
 
-def set_pgp_key(user: User, text: str, *, field: str = "pgp_key") -> None:
-    """Set (or, with empty text, clear) the user's PGP public key."""
-    user.pgp_key = check_pgp_key(text, field=field)
-
-
 def check_payout_address(user: User, text: str, network: MoneroNetwork, *, field: str = "address") -> str:
     """A vendor's payout address, validated for real (checksum and network)."""
     if user.role is not Role.VENDOR:
@@ -120,11 +110,12 @@ def check_payout_address(user: User, text: str, network: MoneroNetwork, *, field
     return validate_address(text, network, field=field)
 
 
-def change_password(db: Session, user: User, new_password: str, *, keep_session_id: int | None) -> None:
-    """Set a new password and sign out everywhere else: every other sign-in and every API token.
+def change_password(db: Session, user: User, new_password: str) -> None:
+    """Set a new password and sign out everywhere: every sign-in (this one too) and every API token.
 
-    The caller has confirmed the current password. Raises ``InvalidInput`` (field
-    ``new_password``) for a weak password, before changing anything.
+    The caller has confirmed who is asking, and gives the person who made the change a new
+    sign-in if it wants to (a fresh session id: a copy of the old cookie stops working). Raises
+    ``InvalidInput`` (field ``new_password``) for a weak password, before changing anything.
     """
     check_password_strength(new_password, username=user.username, field="new_password")
     old_hash = user.password_hash
@@ -142,7 +133,7 @@ def change_password(db: Session, user: User, new_password: str, *, keep_session_
         ),
     )
     user.password_hash, user.password_changed_at = new_hash, now
-    revoke_all_credentials(db, user.id, except_session_id=keep_session_id)
+    revoke_all_credentials(db, user.id)
 
 
 def delete_account(db: Session, user: User, *, confirm_username: str) -> None:

@@ -68,13 +68,12 @@ def revoke_web_session(db: Session, web_session_id: int, user_id: int) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def revoke_all_credentials(db: Session, user_id: int, *, except_session_id: int | None = None) -> None:
-    """Sign ``user_id`` out everywhere (but ``except_session_id``) and revoke every API token."""
+def revoke_all_credentials(db: Session, user_id: int) -> None:
+    """Sign ``user_id`` out everywhere and revoke every API token."""
     now = utcnow()
-    sessions = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
-    if except_session_id is not None:
-        sessions = sessions.where(WebSession.id != except_session_id)
-    db.execute(sessions.values(revoked_at=now))
+    db.execute(
+        update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None)).values(revoked_at=now)
+    )
     db.execute(
         update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
     )

@@ -4,14 +4,16 @@ One path serves the sign-in page, ``POST /api/v1/tokens`` and the two-factor res
 more the account pages that ask for the password again, so every one of them is throttled alike
 and answers alike whether or not a username exists.
 
-A failed attempt is a refusal that keeps a record: the error carries ``record_failure`` among its
-records to keep, and whoever rolls the refused request back commits it in a short transaction of
-its own (``marketplace.db.writes.keep_records``), so the count survives and no request ever holds
-two database connections.
+Every attempt is reserved against the throttle before the password is checked
+(``throttle.reserve_sign_in``, committed at once): a failure leaves the reservation as its record,
+a success releases it in the transaction that acts on it, and a refusal that is no guess (a code
+used at the same moment by a concurrent request, a token cap reached) releases it as one of the
+error's records to keep (``MarketplaceError.keeping``), which whoever rolls back commits.
 
 A sign-in is done in three steps so that no connection is held during the slow password hash:
-look the account up (and end that transaction), verify the password in the hashing threads,
-then conclude in a new transaction, which re-reads the account (it may have changed meanwhile).
+reserve and look the account up (and end that transaction), verify the password in the hashing
+threads, then conclude in a new transaction, which re-reads the account (it may have changed
+meanwhile).
 """
 
 from __future__ import annotations
@@ -30,13 +32,12 @@ from marketplace.accounts.models import User
 from marketplace.accounts.passwords import (
     hash_password_async,
     needs_rehash,
-    verify_password,
     verify_password_async,
 )
 from marketplace.accounts.services import find_user_by_username
-from marketplace.accounts.throttle import SignInScopes, ensure_not_throttled, record_failure
+from marketplace.accounts.throttle import Reservation, SignInScopes, release, reserve_sign_in
 from marketplace.db.writes import select_for_update
-from marketplace.errors import InvalidInput, MarketplaceError, NotAuthenticated
+from marketplace.errors import MarketplaceError, NotAuthenticated
 from marketplace.settings import Settings
 
 log = logging.getLogger("marketplace.accounts.signin")
@@ -55,9 +56,12 @@ class TwoFactorCodeRejected(NotAuthenticated):
         self.field = "totp_code"
 
 
-def counted_failure(error: MarketplaceError, settings: Settings, scopes: SignInScopes) -> MarketplaceError:
-    """``error``, carrying one failed attempt against ``scopes`` to be kept after the rollback."""
-    return error.keeping(lambda db: record_failure(db, settings, scopes))
+E = TypeVar("E", bound=MarketplaceError)
+
+
+def uncounted(error: E, reservation: Reservation) -> E:
+    """``error``, carrying the release of ``reservation`` to be kept after the rollback: not a failed guess."""
+    return error.keeping(lambda db: release(db, reservation))
 
 
 def lookup_user(db: Session, username: str) -> User | None:
@@ -100,21 +104,23 @@ def accept_totp_code(db: Session, user: User, code: str) -> bool:
 
 @dataclass(frozen=True)
 class Candidate:
-    """What the first step of a sign-in read: whom the username names, and the hash to check."""
+    """What the first step of a sign-in read: whom the username names, the hash to check, and the
+    attempt reserved against the throttle."""
 
     user_id: int | None
     password_hash: str | None
+    reservation: Reservation
 
 
 def find_candidate(db: Session, settings: Settings, scopes: SignInScopes, username: str) -> Candidate:
-    """Step one: refuse if throttled, else look the account up; ends ``db``'s transaction.
+    """Step one: reserve the attempt (or raise ``RateLimited``), then look the account up; ends ``db``'s transaction.
 
-    Raises ``RateLimited``. The caller's transaction must hold nothing to keep: it is committed here
-    so that the connection goes back to the pool before the slow hash.
+    The caller's transaction must hold nothing to keep: it is committed here so that the
+    reservation counts at once and the connection goes back to the pool before the slow hash.
     """
-    ensure_not_throttled(db, settings, scopes)
+    reservation = reserve_sign_in(db, settings, scopes)
     user = lookup_user(db, username)
-    candidate = Candidate(user.id if user else None, user.password_hash if user else None)
+    candidate = Candidate(user.id if user else None, user.password_hash if user else None, reservation)
     db.commit()
     return candidate
 
@@ -134,8 +140,6 @@ def locked_account(db: Session, user_id: int | None) -> User | None:
 
 def conclude_sign_in(
     db: Session,
-    settings: Settings,
-    scopes: SignInScopes,
     candidate: Candidate,
     *,
     password_ok: bool,
@@ -145,22 +149,24 @@ def conclude_sign_in(
     """Step three: the account, if still active with the hash that was checked and a valid code.
 
     The account's row stays locked until the caller's transaction ends: issue the credential in
-    it. Raises ``NotAuthenticated`` (counted) or ``TwoFactorCodeRejected`` (counted, unless it
-    lost a race with a request carrying the same code, which is no attacker's guess).
+    it. The attempt's reservation is released in the same transaction. Raises
+    ``NotAuthenticated`` or ``TwoFactorCodeRejected``, both counted (the reservation stays),
+    except a code that lost a race with a request carrying the same code, which is no
+    attacker's guess.
     """
+    if not password_ok:  # refused without a write lock: a storm of wrong guesses does not queue for it
+        raise NotAuthenticated(WRONG_CREDENTIALS)
     user = locked_account(db, candidate.user_id)
-    if user is None or not password_ok or not user.is_active or user.password_hash != candidate.password_hash:
-        raise counted_failure(NotAuthenticated(WRONG_CREDENTIALS), settings, scopes)
+    if user is None or not user.is_active or user.password_hash != candidate.password_hash:
+        raise NotAuthenticated(WRONG_CREDENTIALS)
     if user.totp_enabled:
         if not totp_code or not totp_code.strip():
-            raise counted_failure(
-                TwoFactorCodeRejected("Enter the six-digit code from your authenticator app."), settings, scopes
-            )
+            raise TwoFactorCodeRejected("Enter the six-digit code from your authenticator app.")
         step = matching_totp_step(user, totp_code)
         if step is None:
-            raise counted_failure(TwoFactorCodeRejected(_CODE_REJECTED), settings, scopes)
-        if not claim_totp_step(db, user, step):
             raise TwoFactorCodeRejected(_CODE_REJECTED)
+        if not claim_totp_step(db, user, step):
+            raise uncounted(TwoFactorCodeRejected(_CODE_REJECTED), candidate.reservation)
     if new_hash is not None:
         # Only if nobody changed the password meanwhile.
         db.execute(
@@ -169,6 +175,7 @@ def conclude_sign_in(
             .values(password_hash=new_hash)
             .execution_options(synchronize_session="fetch")
         )
+    release(db, candidate.reservation)
     log.info("signed_in", extra={"user_id": user.id})
     return user
 
@@ -188,7 +195,8 @@ async def authenticate(
     ``then`` issues the credential (a token, a session): it runs in the same trip through the
     thread pool and the same transaction as the last check, with the account's row locked, so
     that a password changed or an account suspended at the same moment cannot leave a credential
-    issued for the old state. Raises ``RateLimited`` (throttled; checked before the password),
+    issued for the old state; a refusal of ``then`` (a token cap) does not count as a failed
+    attempt. Raises ``RateLimited`` (throttled; reserved before the password is checked),
     ``NotAuthenticated`` with the same message for an unknown username, a wrong password and an
     account that is not active, and ``TwoFactorCodeRejected`` (field ``totp_code``) when the
     account has two-factor on and the code is missing, wrong or replayed, and whatever ``then``
@@ -205,37 +213,11 @@ async def authenticate(
         new_hash = await hash_password_async(password)
 
     def conclude() -> T:
-        user = conclude_sign_in(
-            db, settings, scopes, candidate, password_ok=password_ok, totp_code=totp_code, new_hash=new_hash
-        )
-        return then(user)
+        user = conclude_sign_in(db, candidate, password_ok=password_ok, totp_code=totp_code, new_hash=new_hash)
+        try:
+            return then(user)
+        except MarketplaceError as exc:
+            uncounted(exc, candidate.reservation)
+            raise
 
     return await run_in_threadpool(conclude)
-
-
-def confirm_password(
-    db: Session, settings: Settings, user: User, password: str, *, client_address: str, field: str = "password"
-) -> None:
-    """Check a signed-in user's password again before a sensitive change (throttled like sign-in).
-
-    Raises ``RateLimited`` or ``InvalidInput`` naming ``field``, which counts as a failed sign-in.
-    """
-    scopes = SignInScopes.of(user.username_key, client_address)
-    ensure_not_throttled(db, settings, scopes)
-    if not verify_password(user.password_hash, password):
-        raise counted_failure(InvalidInput("This is not your current password.", field=field), settings, scopes)
-
-
-def confirm_totp_code(
-    db: Session, settings: Settings, user: User, code: str, *, client_address: str, field: str = "totp_code"
-) -> None:
-    """Check a signed-in user's two-factor code before a sensitive change (throttled like sign-in).
-
-    Raises ``RateLimited`` or ``InvalidInput`` naming ``field``, which counts as a failed sign-in.
-    """
-    scopes = SignInScopes.of(user.username_key, client_address)
-    ensure_not_throttled(db, settings, scopes)
-    if not accept_totp_code(db, user, code):
-        raise counted_failure(
-            InvalidInput("That two-factor code is wrong or was already used.", field=field), settings, scopes
-        )

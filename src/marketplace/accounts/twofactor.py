@@ -18,18 +18,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from marketplace.accounts import totp
+from marketplace.accounts.confirmation import confirm_identity
 from marketplace.accounts.models import RecoveryCode, User
 from marketplace.accounts.passwords import verify_password_async
-from marketplace.accounts.signin import (
-    Candidate,
-    accept_totp_code,
-    confirm_password,
-    confirm_totp_code,
-    counted_failure,
-    find_candidate,
-    locked_account,
-)
-from marketplace.accounts.throttle import SignInScopes
+from marketplace.accounts.signin import Candidate, accept_totp_code, find_candidate, locked_account, uncounted
+from marketplace.accounts.throttle import SignInScopes, release
 from marketplace.db.base import utcnow
 from marketplace.db.writes import compare_and_set
 from marketplace.errors import Conflict, InvalidInput, NotAuthenticated
@@ -70,6 +63,7 @@ def confirm_enrolment(db: Session, user: User, code: str) -> list[str]:
 
     Raises ``Conflict`` when nothing is pending (or it is already on, or the secret was replaced
     meanwhile) and ``InvalidInput`` (field ``totp_code``) for a wrong code, changing nothing.
+    The caller has confirmed who is asking (``turn_on``).
     """
     if user.totp_enabled:
         raise _already_on()
@@ -110,21 +104,43 @@ def _turn_off(db: Session, user: User) -> None:
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
 
 
-def disable(db: Session, settings: Settings, user: User, *, totp_code: str, password: str, client_address: str) -> None:
-    """Turn two-factor off for a signed-in user who gives a current code or their password.
+def turn_on(
+    db: Session, settings: Settings, user: User, *, password: str, totp_code: str, client_address: str
+) -> list[str]:
+    """``confirm_enrolment`` for a signed-in user who also gives their password (``confirm_identity``).
 
-    Raises ``Conflict`` if it is not on, ``InvalidInput`` (field ``totp_code`` or ``password``)
-    or ``RateLimited``; a wrong code or password counts as a failed sign-in.
+    Raises what both raise; a wrong password counts as a failed sign-in, a wrong code from the
+    new app does not (it is no guess at anything the account holds).
+    """
+    return confirm_identity(
+        db,
+        settings,
+        user,
+        password=password,
+        totp_code=None,  # two-factor is not on yet: ``totp_code`` proves the new app, not the user
+        client_address=client_address,
+        then=lambda: confirm_enrolment(db, user, totp_code),
+    )
+
+
+def disable(db: Session, settings: Settings, user: User, *, totp_code: str, password: str, client_address: str) -> None:
+    """Turn two-factor off for a signed-in user who gives their password and a current code.
+
+    Raises ``Conflict`` if it is not on, ``InvalidInput`` (field ``password`` or ``totp_code``)
+    or ``RateLimited``; a wrong code or password counts as a failed sign-in. Someone who lost
+    their device uses a recovery code instead (``reset_with_recovery_code``).
     """
     if not user.totp_enabled:
         raise _not_on()
-    if totp_code.strip():
-        confirm_totp_code(db, settings, user, totp_code, client_address=client_address)
-    elif password:
-        confirm_password(db, settings, user, password, client_address=client_address)
-    else:
-        raise InvalidInput("Enter a current code from your app, or your password.", field="totp_code")
-    _turn_off(db, user)
+    confirm_identity(
+        db,
+        settings,
+        user,
+        password=password,
+        totp_code=totp_code,
+        client_address=client_address,
+        then=lambda: _turn_off(db, user),
+    )
     log.info("two_factor_disabled", extra={"user_id": user.id})
 
 
@@ -140,29 +156,18 @@ def cancel_enrolment(db: Session, user: User) -> None:
         user.totp_secret, user.totp_last_step = None, None
 
 
-def use_recovery_code(
-    db: Session,
-    settings: Settings,
-    scopes: SignInScopes,
-    candidate: Candidate,
-    *,
-    password_ok: bool,
-    recovery_code: str,
-) -> User:
+def use_recovery_code(db: Session, candidate: Candidate, *, password_ok: bool, recovery_code: str) -> User:
     """The last step of a reset: use up one unused recovery code of the candidate's account, turn two-factor off.
 
     ``candidate`` and ``password_ok`` come from the first two steps (``find_candidate``, the
-    hash). Raises ``NotAuthenticated`` (counted as a failed sign-in), one message for every
-    failure; a code used by a concurrent request at the same moment is refused, uncounted.
+    hash). Raises ``NotAuthenticated`` (counted as a failed sign-in: the reservation stays), one
+    message for every failure; a code used by a concurrent request at the same moment is
+    refused, uncounted. A success releases the reservation.
     """
+    if not password_ok:  # refused without a write lock, as a sign-in is
+        raise NotAuthenticated(WRONG_RESET_CREDENTIALS)
     user = locked_account(db, candidate.user_id)
-    usable = (
-        user is not None
-        and password_ok
-        and user.password_hash == candidate.password_hash
-        and user.is_active
-        and user.totp_enabled
-    )
+    usable = user is not None and user.password_hash == candidate.password_hash and user.is_active and user.totp_enabled
     code_row = None
     if user is not None and usable:
         code_row = db.scalar(
@@ -173,16 +178,17 @@ def use_recovery_code(
             )
         )
     if user is None or code_row is None:
-        raise counted_failure(NotAuthenticated(WRONG_RESET_CREDENTIALS), settings, scopes)
+        raise NotAuthenticated(WRONG_RESET_CREDENTIALS)
     # A concurrent request using the same code: refused, though not a guess worth counting.
     compare_and_set(
         db,
         update(RecoveryCode)
         .where(RecoveryCode.id == code_row.id, RecoveryCode.used_at.is_(None))
         .values(used_at=utcnow()),
-        refused=lambda: NotAuthenticated(WRONG_RESET_CREDENTIALS),
+        refused=lambda: uncounted(NotAuthenticated(WRONG_RESET_CREDENTIALS), candidate.reservation),
     )
     _turn_off(db, user)
+    release(db, candidate.reservation)
     log.info("two_factor_reset_with_recovery_code", extra={"user_id": user.id})
     return user
 
@@ -207,5 +213,5 @@ async def reset_with_recovery_code(
     candidate = await run_in_threadpool(find_candidate, db, settings, scopes, username)
     password_ok = await verify_password_async(candidate.password_hash, password)
     return await run_in_threadpool(
-        lambda: use_recovery_code(db, settings, scopes, candidate, password_ok=password_ok, recovery_code=recovery_code)
+        lambda: use_recovery_code(db, candidate, password_ok=password_ok, recovery_code=recovery_code)
     )

@@ -11,10 +11,9 @@ from fastapi import Depends
 from starlette.requests import Request
 from starlette.responses import Response
 
-from marketplace.accounts import profile_views, security_views
+from marketplace.accounts import profile_views, registration, security_views
 from marketplace.accounts.auth import OptionalPageUser
 from marketplace.accounts.pages import NOTICES, sign_in_response, sign_out_response
-from marketplace.accounts.services import register_account
 from marketplace.accounts.signin import authenticate
 from marketplace.errors import MarketplaceError
 from marketplace.web import routing
@@ -32,10 +31,25 @@ def register_form(request: Request, _user: OptionalPageUser) -> Response:
 
 @router.post("/register")
 def register(
-    request: Request, db: DbSession, *, username: FormText = "", password: FormText = "", role: FormText = ""
+    request: Request,
+    db: DbSession,
+    settings: SettingsDep,
+    address: ClientAddress,
+    *,
+    username: FormText = "",
+    password: FormText = "",
+    role: FormText = "",
 ) -> Response:
-    """Create a buyer or vendor account and sign it in; the form again with the message otherwise."""
-    user = attempt(db, lambda: register_account(db, username=username, password=password, role=role))
+    """Create a buyer or vendor account and sign it in; the form again with the message otherwise.
+
+    Too many accounts from this address within the window: 429 with ``Retry-After``.
+    """
+    user = attempt(
+        db,
+        lambda: registration.register(
+            db, settings, username=username, password=password, role=role, client_address=address
+        ),
+    )
     if isinstance(user, MarketplaceError):
         return form_page(request, "accounts/register.html", {"form": {"username": username, "role": role}}, user)
     return sign_in_response(request, db, user, "/account?notice=welcome")

@@ -120,8 +120,8 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on any exception.
 
-        When the exception is a refusal carrying records to keep (a failed sign-in counts even
-        though the sign-in is refused), they are committed in a short transaction of their own
+        When the exception is a refusal carrying records to keep (a throttle reservation to
+        release because the refusal was no failed guess), they are committed in a short transaction of their own
         after the rollback, on the same connection slot: never two connections at once.
         """
         session = self.sessions()

@@ -18,18 +18,23 @@ change is made in one of two ways:
 
 Either way the history row and the job row of the change go in the same transaction.
 
+A rule over rows that may not exist yet ("at most five attempts for this name in the window")
+has no row to lock: ``lock_names`` serializes the transactions that name the same thing
+(PostgreSQL: a transaction-scoped advisory lock per name; SQLite: the write lock).
+
 ``keep_records`` is the other half of a refusal: work that must be committed although the refused
-change is rolled back (a failed sign-in still counts against the throttle). Refusals carry it
+change is rolled back (a throttle reservation released because the refusal was no failed guess). Refusals carry it
 (``MarketplaceError.records_to_keep``); whoever rolls back a transaction calls ``keep_records``
 right after, on the same session, in a short transaction of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import CursorResult, Delete, Select, Update
+from sqlalchemy import CursorResult, Delete, Select, Update, func, select
 from sqlalchemy.engine import Result
 from sqlalchemy.orm import Session
 
@@ -78,6 +83,23 @@ def select_for_update(db: Session, statement: Select[Any]) -> Result[Any]:
     if db.get_bind().dialect.name != "sqlite":
         statement = statement.with_for_update()
     return db.execute(statement.execution_options(populate_existing=True))
+
+
+def lock_names(db: Session, names: Iterable[str]) -> None:
+    """Hold a lock on each of ``names`` until the end of ``db``'s transaction.
+
+    Two transactions naming a common name run their locked parts one after the other, though the
+    rows they count may not exist yet. PostgreSQL: ``pg_advisory_xact_lock`` on a 64-bit key per
+    name, taken in one sorted order so that two transactions naming the same set cannot deadlock
+    (distinct names may share a key: that only serializes a little more). SQLite: the whole
+    database's write lock (``lock_for_write``). Waits like any lock (busy or lock timeout).
+    """
+    lock_for_write(db)
+    if db.get_bind().dialect.name == "sqlite":
+        return
+    keys = sorted({int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True) for name in names})
+    for key in keys:
+        db.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 def keep_records(db: Session, error: BaseException) -> None:

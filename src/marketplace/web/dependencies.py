@@ -5,7 +5,7 @@ it with ``app.dependency_overrides[get_settings] = ...``. The getters are ``asyn
 FastAPI resolves them on the event loop, without a trip through the thread pool.
 
 ``DbSession`` is the request's one transaction: committed before the response is sent when the
-handler returns, rolled back when it raises. A refusal's records to keep (a failed sign-in) are
+handler returns, rolled back when it raises. A refusal's records to keep (a throttle reservation's release) are
 then committed in a short transaction of their own on the same session, so a request never
 holds two connections.
 """

@@ -8,8 +8,8 @@ The pattern of a page action (POST, then redirect, then GET):
     return redirect("/admin/users", notice="suspended")                   # 303
 
 ``attempt`` undoes everything the refused action wrote (the request's transaction is rolled
-back, as the API does) and commits its records to keep (a failed password confirmation still
-counts), so a refused form changes nothing, on pages as in the API.
+back, as the API does) and commits its records to keep (the release of a throttle reservation
+that was no failed guess), so a refused form changes nothing, on pages as in the API.
 """
 
 from __future__ import annotations

@@ -1,0 +1,75 @@
+"""Sensitive actions ask who you are: the password again (and the two-factor code when it is on).
+
+A session cookie or an API token proves only that a request comes from a signed-in browser or
+client, which a thief can copy. So every action that could lock the owner out or hand access to
+someone else (turning two-factor on or off, creating an API token, changing the payout address or
+the PGP key, changing the password, closing the account) runs through ``confirm_identity``, on
+pages and in the API alike.
+
+A confirmation is throttled exactly like a sign-in, and by the same counters
+(``throttle.SignInScopes``): the attempt is reserved before the password is checked, a wrong
+password or code leaves the reservation as a failed sign-in, a right one releases it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from marketplace.accounts.models import User
+from marketplace.accounts.passwords import verify_password
+from marketplace.accounts.signin import claim_totp_step, matching_totp_step, uncounted
+from marketplace.accounts.throttle import SignInScopes, release, reserve_sign_in
+from marketplace.errors import InvalidInput, MarketplaceError
+from marketplace.settings import Settings
+
+T = TypeVar("T")
+
+WRONG_PASSWORD = "This is not your current password."  # noqa: S105  (a message, not a secret)
+WRONG_CODE = "That two-factor code is wrong or was already used."
+
+
+def confirm_identity(
+    db: Session,
+    settings: Settings,
+    user: User,
+    *,
+    password: str,
+    totp_code: str | None,
+    client_address: str,
+    then: Callable[[], T],
+    password_field: str = "password",  # noqa: S107  (a form field's name, not a secret)
+) -> T:
+    """``then()``, once ``password`` (and, when two-factor is on, ``totp_code``) prove ``user`` is asking.
+
+    Raises ``InvalidInput`` naming ``password_field`` or ``totp_code`` (empty: uncounted; wrong:
+    counted as a failed sign-in), ``RateLimited`` (throttled, checked before the password), or
+    whatever ``then`` raises, which does not count as a failure. The caller must have written
+    nothing yet in ``db``'s transaction: the reservation is committed in it before the slow hash
+    (so no connection is held while hashing), and ``then`` runs in a new one, with the code's
+    time step claimed and the reservation released; a refusal must be rolled back (``attempt`` or
+    ``DbSession``), which keeps the release.
+    """
+    if not password:
+        raise InvalidInput("Enter your password to confirm it is you.", field=password_field)
+    code = (totp_code or "").strip()
+    if user.totp_enabled and not code:
+        raise InvalidInput("Enter a current code from your authenticator app to confirm it is you.", field="totp_code")
+    reservation = reserve_sign_in(db, settings, SignInScopes.of(user.username_key, client_address))
+    if not verify_password(user.password_hash, password):
+        raise InvalidInput(WRONG_PASSWORD, field=password_field)
+    if user.totp_enabled:
+        step = matching_totp_step(user, code)
+        if step is None:
+            raise InvalidInput(WRONG_CODE, field="totp_code")
+        if not claim_totp_step(db, user, step):
+            # A concurrent request used this code first: refused, though it is no guess.
+            raise uncounted(InvalidInput(WRONG_CODE, field="totp_code"), reservation)
+    release(db, reservation)
+    try:
+        return then()
+    except MarketplaceError as exc:
+        uncounted(exc, reservation)
+        raise
