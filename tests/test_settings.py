@@ -104,7 +104,8 @@ def test_every_secret_typed_setting_must_be_random() -> None:
     assert "secret_key" in typed_secrets
     for name in typed_secrets:
         extra = Settings.model_fields[name].json_schema_extra
-        assert isinstance(extra, dict) and extra.get("random") is True, f"declare {name} with settings._secret"
+        assert isinstance(extra, dict), f"declare {name} with settings._secret"
+        assert extra.get("random") is True, f"declare {name} with settings._secret"
 
 
 def test_development_needs_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
