@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session
 from marketplace.accounts.models import SELF_REGISTRABLE_ROLES, AccountStatus, RecoveryCode, Role, User
 from marketplace.accounts.passwords import check_password_strength, hash_password, verify_password
 from marketplace.accounts.sessions import revoke_all_credentials
+from marketplace.accounts.usernames import check_not_reserved
 from marketplace.db.base import utcnow
 from marketplace.db.constraints import is_unique_violation
 from marketplace.db.writes import compare_and_set
 from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.monero.addresses import validate_address
 from marketplace.settings import MoneroNetwork
+from marketplace.text import ascii_text
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 PGP_BEGIN = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
@@ -88,8 +90,11 @@ def check_registration_role(role: str) -> Role:
 
 
 def register_account(db: Session, *, username: str, password: str, role: str) -> User:
-    """Self-registration: ``create_account`` limited to buyer and vendor (checked before anything else)."""
-    return create_account(db, username=username, password=password, role=check_registration_role(role))
+    """Self-registration: ``create_account`` limited to buyer and vendor (checked before anything else),
+    and to names that are not reserved (``usernames.check_not_reserved``)."""
+    checked_role = check_registration_role(role)
+    check_not_reserved(check_username(username.strip()))
+    return create_account(db, username=username, password=password, role=checked_role)
 
 
 def check_pgp_key(text: str, *, field: str = "pgp_key") -> str | None:
@@ -103,6 +108,7 @@ def check_pgp_key(text: str, *, field: str = "pgp_key") -> str | None:
         raise InvalidInput(f"A PGP key block is at most {MAX_PGP_KEY_LENGTH} characters here.", field=field)
     if any(ord(char) < 0x20 and char not in "\r\n\t" for char in key):
         raise InvalidInput("A PGP key block is plain text; this one contains control characters.", field=field)
+    ascii_text(key, field=field, label="PGP key block")  # armour is ASCII (RFC 4880, section 6)
     if not (key.startswith(PGP_BEGIN) and key.endswith(PGP_END)):
         raise InvalidInput(f"Paste an ASCII-armoured public key: from '{PGP_BEGIN}' to '{PGP_END}'.", field=field)
     return key
