@@ -314,7 +314,7 @@ def _status_action(status: ListingStatus, notice: str) -> Any:
         number = parse_id(listing_id, "listing")
         refused = attempt(db, lambda: services.set_listing_status(db, vendor, number, status))
         if isinstance(refused, MarketplaceError):
-            # The vendor's list as it is now, saying why (deleted meanwhile: 404; not theirs: 403).
+            # The vendor's list as it is now, saying why (gone, or never theirs: the same 404).
             return _sell_page(request, db, vendor, refused)
         return redirect("/sell", notice=notice)
 
