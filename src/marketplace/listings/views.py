@@ -342,7 +342,7 @@ def remove_image(
 # Image ids are never reused and an image never changes, so a browser may keep it; a day, not a
 # year, so that a listing hidden by a moderator stops being served from shared caches soon.
 _PUBLIC_CACHE = "public, max-age=86400, immutable"
-_PRIVATE_CACHE = "private, no-cache"
+_PRIVATE_CACHE = "no-store"  # what web/private_caching.py gives every signed-in answer anyway
 
 
 def _serve_image(image_id: str, request: Request, db: Session, settings: Settings, *, thumbnail: bool) -> Response:
