@@ -28,7 +28,8 @@ from tests.support.factories import DEFAULT_PASSWORD, Person, create_user, inser
 from tests.support.live_server import serve
 from tests.support.postgres import PostgresServer, start_postgres
 
-TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
+# From secrets.token_hex(32): production settings refuse anything less random.
+TEST_SECRET_KEY = "e90ebc3bb54e30ddb0b15d5cb9e501a69bea8a71958ec2a656461a0d626ad99d"
 _counter = itertools.count()
 
 

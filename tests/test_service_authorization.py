@@ -26,7 +26,7 @@ from marketplace.admin import services as admin
 from marketplace.admin.models import ModerationAction
 from marketplace.db.base import utcnow
 from marketplace.db.engine import Database
-from marketplace.errors import Forbidden
+from marketplace.errors import Forbidden, NotFound
 from marketplace.listings import services as listings
 from marketplace.listings.models import Listing, ListingImage, ListingStatus
 from marketplace.settings import Settings
@@ -231,3 +231,18 @@ def test_the_actor_is_checked_before_the_input(
         assert actor is not None
         with pytest.raises(Forbidden):
             call(session, actor)
+
+
+@pytest.mark.parametrize(
+    "name", [name for name in SERVICES if name.startswith("listings.") and name != "listings.create_listing"]
+)
+def test_another_vendor_is_told_the_listing_does_not_exist(database: Database, world: World, name: str) -> None:
+    # Not Forbidden: whether a vendor's paused or hidden listing exists is not another vendor's to learn.
+    stranger = _account(database, Role.VENDOR)
+    before = _everything(database)
+    with database.session() as session:
+        actor = session.get(User, stranger.id)
+        assert actor is not None
+        with pytest.raises(NotFound, match="There is no such listing"):
+            SERVICES[name].call(session, actor, world)
+    assert _everything(database) == before

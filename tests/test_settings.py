@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import types
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
@@ -13,7 +15,18 @@ from pydantic import SecretBytes, SecretStr, ValidationError
 from marketplace.docs_reference import has_file_variant
 from marketplace.settings import InsecureSettings, Settings, load_settings
 
-GOOD_SECRET = "0123456789abcdef0123456789abcdef-good"
+# Real outputs of `openssl rand -hex 32` (two), secrets.token_hex(32) (two), secrets.token_urlsafe(32)
+# (two) and `openssl rand -base64 32`, made once for these tests.
+GOOD_SECRET = "96eb8edcae651a042cc2112f5296dae9730c4ac4df0421b183e2e7d880899038"
+REAL_SECRETS = [
+    GOOD_SECRET,
+    "a1908d16aa6deb3880f1267d39d2ac353ee33899225b931ad8a621f9c5b84a22",
+    "37184ae762de8aefe17c365190fcf42242e6be038973ac7f263d77b69f29a883",
+    "3abb7a8f45f1b3f023faf7338b0deb497ee23a623639774c3b4ae5f4c355e8ca",
+    "z7jyXGEGS-u_juwUsxhsTTVGoc-qbkzRHxDo4t71oSQ",
+    "PeO0scUm5HnP2-Hl7MWFt1oJJ_Evp3zcggsDXYrnylc",
+    "unF6NcTZ4PYtQqvdNmg06iwxCHzZSucULUB/cxBYutE=",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +47,15 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         ("development-only-secret-key-do-not-use-in-production", "missing or a placeholder"),
         ("short-but-not-a-placeholder", "too short"),
         ("x" * 31, "too short"),
+        ("changeme-" * 5, "repeats a pattern"),
+        ("a" * 40, "repeats a pattern"),
+        ("0123456789abcdef0123456789abcdef-good", "repeats a pattern"),
+        ("my-marketplace-production-key-2024", "contains the word"),
+        ("Secret-Key-For-The-Market-Place!", "contains the word"),
+        ("0123456789abcdefghijklmnopqrstuvwxyz", "not random enough"),
+        ("zyxwvutsrqponmlkjihgfedcba9876543210ZYX", "not random enough"),
+        ("correct-horse-battery-staple-rocks", "not random enough"),
+        ("1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d", "not random enough"),
     ],
 )
 def test_production_refuses_a_missing_placeholder_or_short_secret(
@@ -47,13 +69,43 @@ def test_production_refuses_a_missing_placeholder_or_short_secret(
         load_settings()
 
 
-def test_production_is_the_default_and_accepts_a_long_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MARKETPLACE_SECRET_KEY", "y" * 32)
+@pytest.mark.parametrize("secret", REAL_SECRETS)
+def test_production_is_the_default_and_accepts_a_real_random_secret(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    monkeypatch.setenv("MARKETPLACE_SECRET_KEY", secret)
 
     settings = load_settings()
 
     assert not settings.is_development
-    assert settings.secret_key_bytes == b"y" * 32
+    assert settings.secret_key_bytes == secret.encode()
+
+
+def test_every_secret_fresh_from_the_generators_the_message_recommends_is_accepted() -> None:
+    for _ in range(200):
+        for secret in (secrets.token_hex(32), secrets.token_urlsafe(32), base64.b64encode(os.urandom(32)).decode()):
+            load_settings(env="production", secret_key=secret)
+
+
+def test_the_refusal_never_shows_the_secret() -> None:
+    with pytest.raises((InsecureSettings, ValidationError)) as refused:
+        load_settings(env="production", secret_key="my-marketplace-production-key-2024")
+    assert "production-key" not in str(refused.value)
+    assert "MARKETPLACE_SECRET_KEY" in str(refused.value)
+
+
+def test_every_secret_typed_setting_must_be_random() -> None:
+    """A secret setting added later is checked for entropy too: it is declared with ``_secret``."""
+    typed_secrets = [
+        name
+        for name, field in Settings.model_fields.items()
+        if _leaf_types(field.annotation) & {SecretStr, SecretBytes}
+    ]
+    assert "secret_key" in typed_secrets
+    for name in typed_secrets:
+        extra = Settings.model_fields[name].json_schema_extra
+        assert isinstance(extra, dict), f"declare {name} with settings._secret"
+        assert extra.get("random") is True, f"declare {name} with settings._secret"
 
 
 def test_development_needs_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,9 +152,9 @@ def test_the_environment_variable_beats_the_file(monkeypatch: pytest.MonkeyPatch
     secret_file = tmp_path / "secret"
     secret_file.write_text(GOOD_SECRET, encoding="utf-8")
     monkeypatch.setenv("MARKETPLACE_SECRET_KEY_FILE", str(secret_file))
-    monkeypatch.setenv("MARKETPLACE_SECRET_KEY", "z" * 40)
+    monkeypatch.setenv("MARKETPLACE_SECRET_KEY", REAL_SECRETS[1])
 
-    assert load_settings().secret_key_bytes == b"z" * 40
+    assert load_settings().secret_key_bytes == REAL_SECRETS[1].encode()
 
 
 def test_a_toml_file_is_read_and_the_environment_overrides_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

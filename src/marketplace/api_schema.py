@@ -5,6 +5,11 @@ a message naming the field that a person can act on (and pages share those rules
 must still say what the server enforces, so that a generated client is not refused by surprise:
 ``enforced`` writes those rules into a field's JSON schema, overriding the parsing bounds there,
 and ``with_error_shape`` documents the one shape of every error answer.
+
+Every API input model derives from ``ApiInput``: unknown fields are refused, and so is text that
+is not valid Unicode (JSON's ``"\\ud800"`` escapes give Python a lone surrogate, which no
+database driver can store and no hash can encode) in any field, naming it, before any service
+sees it. The services apply the rest of the text policy (``marketplace.text``) per field.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, NotRequired
 
-from pydantic import Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from typing_extensions import TypedDict
+
+from marketplace.text import has_invalid_unicode
 
 
 def enforced(
@@ -35,6 +42,20 @@ def enforced(
         "maximum": maximum,
     }
     return {name: value for name, value in keywords.items() if value is not None}
+
+
+class ApiInput(BaseModel):
+    """The base of every API input model: no unknown field, no text that is not valid Unicode."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        if isinstance(value, str) and has_invalid_unicode(value):
+            msg = "this text is not valid Unicode (it holds half of a UTF-16 surrogate pair)"
+            raise ValueError(msg)
+        return value
 
 
 class ErrorOut(TypedDict):

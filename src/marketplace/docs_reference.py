@@ -24,6 +24,7 @@ from typer import rich_utils
 from typer.testing import CliRunner
 
 from marketplace.cli.exit_codes import ExitCode
+from marketplace.secret_strength import MIN_ESTIMATED_BITS
 from marketplace.settings import (
     CONFIG_FILE_VARIABLE,
     DEVELOPMENT_SECRET_KEY,
@@ -111,8 +112,9 @@ def render_configuration() -> str:
         "",
         f"Unless `{env_var('env')}` is `development`, the marketplace refuses to start when",
         f"`{env_var('secret_key')}` (or `{env_var('secret_key')}_FILE`) is missing, is a placeholder",
-        f"({placeholders} or the built-in development key), or is shorter than {MIN_SECRET_KEY_LENGTH} characters.",
-        "Make one with `openssl rand -hex 32`.",
+        f"({placeholders} or the built-in development key), or is not random: shorter than {MIN_SECRET_KEY_LENGTH}",
+        f"characters, a repeated pattern, a dictionary word, or under {MIN_ESTIMATED_BITS} bits of estimated entropy",
+        "(`marketplace.secret_strength`). Make one with `openssl rand -hex 32`.",
         "",
         "## Example",
         "",

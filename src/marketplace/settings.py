@@ -25,13 +25,16 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from marketplace.secret_strength import MIN_LENGTH as MIN_SECRET_LENGTH
+from marketplace.secret_strength import weakness
+
 ENV_PREFIX = "MARKETPLACE_"
 CONFIG_FILE_VARIABLE = "MARKETPLACE_CONFIG_FILE"
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105  (refused outside development)
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "change_me", "secret", "placeholder", "xxx", DEVELOPMENT_SECRET_KEY}
 )
-MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_LENGTH = MIN_SECRET_LENGTH
 
 
 class Environment(StrEnum):
@@ -51,7 +54,13 @@ class InsecureSettings(ValueError):
 
 
 def _secret(description: str) -> Any:
-    return Field(default=None, description=description, json_schema_extra={"file_variant": True})
+    """A secret setting: it has a ``_FILE`` variant, and outside development it must be random."""
+    return Field(default=None, description=description, json_schema_extra={"file_variant": True, "random": True})
+
+
+def _is_random_secret(field: FieldInfo) -> bool:
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and extra.get("random") is True
 
 
 class SecretFileSource(PydanticBaseSettingsSource):
@@ -86,7 +95,10 @@ class SecretFileSource(PydanticBaseSettingsSource):
 class Settings(BaseSettings):
     """Everything the marketplace can be told, validated once at start-up."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True, validate_default=True)
+    # hide_input_in_errors: a refused secret must not appear in the error (nor in a log of it).
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, validate_default=True, hide_input_in_errors=True
+    )
 
     env: Environment = Field(
         default=Environment.PRODUCTION,
@@ -98,7 +110,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default `sqlite:///<data_dir>/marketplace.sqlite3`.",
         json_schema_extra={"file_variant": True},
     )
-    secret_key: SecretStr | None = _secret("Signs CSRF tokens. At least 32 characters outside development.")
+    secret_key: SecretStr | None = _secret(
+        "Signs CSRF tokens. Outside development, a random value: at least 32 characters and 128 bits of "
+        "estimated entropy, no repeated pattern or dictionary word (`openssl rand -hex 32` gives one)."
+    )
     network: MoneroNetwork = Field(
         default=MoneroNetwork.MAINNET,
         description="Monero network for address validation; regtest uses mainnet-style addresses.",
@@ -225,18 +240,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
+        """Outside development, every secret setting (``_secret``) must be random (``secret_strength``)."""
         if self.env is Environment.DEVELOPMENT:
             return self
-        key = self.secret_key.get_secret_value() if self.secret_key else ""
-        if key.strip().lower() in PLACEHOLDER_SECRETS:
-            msg = (
-                "MARKETPLACE_SECRET_KEY (or MARKETPLACE_SECRET_KEY_FILE) is missing or a placeholder; "
-                "set a random value of at least 32 characters, e.g. from `openssl rand -hex 32`"
-            )
-            raise InsecureSettings(msg)
-        if len(key) < MIN_SECRET_KEY_LENGTH:
-            msg = f"MARKETPLACE_SECRET_KEY is too short: {len(key)} characters, at least {MIN_SECRET_KEY_LENGTH} needed"
-            raise InsecureSettings(msg)
+        for name, field in type(self).model_fields.items():
+            if _is_random_secret(field):
+                value = getattr(self, name)
+                _refuse_weak_secret(name, value.get_secret_value() if value is not None else "")
         return self
 
     @property
@@ -254,6 +264,21 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'marketplace.sqlite3').resolve()}"
+
+
+def _refuse_weak_secret(name: str, value: str) -> None:
+    """Raise ``InsecureSettings`` naming the setting (never its value) unless ``value`` is random."""
+    variable = f"{ENV_PREFIX}{name.upper()}"
+    if value.strip().lower() in PLACEHOLDER_SECRETS:
+        msg = (
+            f"{variable} (or {variable}_FILE) is missing or a placeholder; "
+            "set a random value, e.g. from `openssl rand -hex 32`"
+        )
+        raise InsecureSettings(msg)
+    reason = weakness(value)
+    if reason is not None:
+        msg = f"{variable} is not a random secret: {reason}; make one with `openssl rand -hex 32`"
+        raise InsecureSettings(msg)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from marketplace.accounts.usernames import registrable_pattern
 from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
 
@@ -81,7 +82,12 @@ def test_every_error_answer_is_documented_in_the_shape_the_server_sends(app: Fas
 @pytest.mark.parametrize(
     ("schema", "field", "expected"),
     [
-        ("AccountCreate", "username", {"pattern": r"^[A-Za-z0-9_.-]{3,32}$", "minLength": 3, "maxLength": 32}),
+        (
+            "AccountCreate",
+            "username",
+            {"pattern": registrable_pattern(r"^[A-Za-z0-9_.-]{3,32}$"), "minLength": 3, "maxLength": 32},
+        ),
+        ("NewAccountIn", "username", {"pattern": r"^[A-Za-z0-9_.-]{3,32}$", "minLength": 3, "maxLength": 32}),
         ("AccountCreate", "password", {"minLength": 10, "maxLength": 256}),
     ],
 )

@@ -16,6 +16,7 @@ from marketplace.db.base import utcnow
 from marketplace.db.writes import select_for_update
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.settings import Settings
+from marketplace.text import TextKind, require_visible, valid_text
 
 MAX_TOKEN_NAME_LENGTH = 64
 MAX_LIVE_TOKENS = 50  # a bound on what one account can make the table hold
@@ -50,13 +51,13 @@ def live_api_tokens(db: Session, user: User) -> list[ApiToken]:
 
 
 def check_token_name(name: str, *, field: str = "name") -> str:
-    cleaned = name.strip()
+    """The name as one line of visible text (``TextKind.LINE``), NFC, trimmed; 1 to 64 characters."""
+    cleaned = valid_text(name, TextKind.LINE, field=field, label="token name").strip()
     if not cleaned:
         raise InvalidInput("Give the token a name, so you can tell it apart later.", field=field)
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in cleaned):
-        raise InvalidInput("A token name cannot contain control characters.", field=field)
     if len(cleaned) > MAX_TOKEN_NAME_LENGTH:
         raise InvalidInput(f"A token name is at most {MAX_TOKEN_NAME_LENGTH} characters.", field=field)
+    require_visible(cleaned, TextKind.LINE, field=field, label="token name")
     return cleaned
 
 

@@ -13,6 +13,7 @@ from marketplace.accounts.auth import SESSION_COOKIE
 from marketplace.accounts.models import User, WebSession
 from marketplace.accounts.sessions import hash_token, start_web_session
 from marketplace.db.base import utcnow
+from marketplace.web.csrf import rotate_csrf_cookie
 from marketplace.web.dependencies import client_address, settings_of
 from marketplace.web.pages import redirect
 
@@ -54,7 +55,7 @@ def _revoke_cookie_session(request: Request, db: Session) -> None:
 
 
 def sign_in_response(request: Request, db: Session, user: User, location: str) -> Response:
-    """Redirect to ``location`` with a brand-new sign-in cookie; the browser's old sign-in is revoked."""
+    """Redirect to ``location`` with new sign-in and CSRF cookies; the browser's old sign-in is revoked."""
     _revoke_cookie_session(request, db)
     settings = settings_of(request)
     token = start_web_session(
@@ -62,6 +63,7 @@ def sign_in_response(request: Request, db: Session, user: User, location: str) -
     )
     response = redirect(location)
     response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_max_age_seconds, **_cookie_options(request))
+    rotate_csrf_cookie(request, response)  # forms from before the sign-in stop working
     return response
 
 

@@ -16,6 +16,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from marketplace.errors import InvalidInput
+from marketplace.secret_compare import secret_bytes
+from marketplace.text import secret_text
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
@@ -81,8 +83,9 @@ async def verify_password_async(password_hash: str | None, password: str) -> boo
 
 
 def _verify(password_hash: str | None, password: str) -> bool:
+    # As bytes: a password that is not valid Unicode is a wrong password, not an error.
     try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _HASHER.verify(password_hash or _DUMMY_HASH, secret_bytes(password)) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -92,7 +95,12 @@ def needs_rehash(password_hash: str) -> bool:
 
 
 def check_password_strength(password: str, *, username: str = "", field: str = "password") -> None:
-    """Raise ``InvalidInput`` if ``password`` is too weak to accept."""
+    """Raise ``InvalidInput`` if ``password`` is too weak to accept, or holds what cannot be typed.
+
+    The characters are checked (``text.secret_text``) but never changed: the password is hashed
+    exactly as given, here as at sign-in.
+    """
+    secret_text(password, field=field, label="password")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.", field=field)
     if len(password) > MAX_PASSWORD_LENGTH:

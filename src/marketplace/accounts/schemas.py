@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from marketplace.accounts.credentials import MAX_TOKEN_NAME_LENGTH
 from marketplace.accounts.models import User
 from marketplace.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from marketplace.accounts.services import MAX_PGP_KEY_LENGTH, USERNAME_PATTERN
-from marketplace.api_schema import enforced
+from marketplace.accounts.usernames import registrable_pattern
+from marketplace.api_schema import ApiInput, enforced
+from marketplace.text import TextKind, json_schema_pattern
 
 # Bounds on what is read at all; the services give the precise rules and messages.
 _MAX_USERNAME_INPUT = 64
@@ -25,15 +27,14 @@ _MAX_PASSWORD_INPUT = 1024
 _TOTP_CODE_PATTERN = r"^[0-9]{6}$"
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AccountCreate(_Input):
+class AccountCreate(ApiInput):
     username: str = Field(
         max_length=_MAX_USERNAME_INPUT,
-        description="3 to 32 letters, digits, '.', '-' or '_'; unique regardless of case.",
-        json_schema_extra=enforced(pattern=USERNAME_PATTERN.pattern, min_length=3, max_length=32),
+        description=(
+            "3 to 32 letters, digits, '.', '-' or '_', with a letter or digit; unique regardless of case; "
+            "not a name that could pass for the site (admin, support, arbiter ...)."
+        ),
+        json_schema_extra=enforced(pattern=registrable_pattern(USERNAME_PATTERN.pattern), min_length=3, max_length=32),
     )
     password: str = Field(
         max_length=_MAX_PASSWORD_INPUT,
@@ -46,7 +47,7 @@ class AccountCreate(_Input):
     role: Literal["buyer", "vendor"] = Field(description="Arbiter and admin accounts are made by an administrator.")
 
 
-class TokenCreate(_Input):
+class TokenCreate(ApiInput):
     username: str = Field(max_length=_MAX_USERNAME_INPUT)
     password: str = Field(max_length=_MAX_PASSWORD_INPUT)
     totp_code: str | None = Field(
@@ -58,12 +59,14 @@ class TokenCreate(_Input):
     name: str | None = Field(
         default=None,
         max_length=MAX_TOKEN_NAME_LENGTH,
-        description="A label shown on the account's token list (no control characters).",
-        json_schema_extra=enforced(min_length=1, max_length=MAX_TOKEN_NAME_LENGTH),
+        description="A label shown on the account's token list: one line, at least one visible character.",
+        json_schema_extra=enforced(
+            pattern=json_schema_pattern(TextKind.LINE), min_length=1, max_length=MAX_TOKEN_NAME_LENGTH
+        ),
     )
 
 
-class _ConfirmedInput(_Input):
+class _ConfirmedInput(ApiInput):
     """A change that asks who you are (``accounts.confirmation``): the password, and the code when two-factor is on."""
 
     password: str = Field(

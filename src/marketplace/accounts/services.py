@@ -21,6 +21,7 @@ from marketplace.db.writes import compare_and_set
 from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.monero.addresses import validate_address
 from marketplace.settings import MoneroNetwork
+from marketplace.text import ascii_text
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 PGP_BEGIN = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
@@ -98,6 +99,7 @@ def check_pgp_key(text: str, *, field: str = "pgp_key") -> str | None:
         raise InvalidInput(f"A PGP key block is at most {MAX_PGP_KEY_LENGTH} characters here.", field=field)
     if any(ord(char) < 0x20 and char not in "\r\n\t" for char in key):
         raise InvalidInput("A PGP key block is plain text; this one contains control characters.", field=field)
+    ascii_text(key, field=field, label="PGP key block")  # armour is ASCII (RFC 4880, section 6)
     if not (key.startswith(PGP_BEGIN) and key.endswith(PGP_END)):
         raise InvalidInput(f"Paste an ASCII-armoured public key: from '{PGP_BEGIN}' to '{PGP_END}'.", field=field)
     return key

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import AccountStatus, ApiToken, User, WebSession
 from marketplace.db.base import utcnow
+from marketplace.secret_compare import secret_bytes
 from marketplace.settings import Settings
 
 API_TOKEN_PREFIX = "mpt_"  # noqa: S105  (a visible prefix, not a secret)
@@ -19,7 +20,8 @@ _LAST_SEEN_GRANULARITY = timedelta(minutes=5)
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    """The stored form of a session id or API token; any text from outside hashes (none raises)."""
+    return hashlib.sha256(secret_bytes(token)).hexdigest()
 
 
 def start_web_session(

@@ -8,7 +8,6 @@ than the last one accepted, so a code seen over a shoulder cannot be used again.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 import time
@@ -16,6 +15,8 @@ import time
 import pyotp
 import segno
 from markupsafe import Markup
+
+from marketplace.secret_compare import same_secret, secret_bytes
 
 ISSUER = "Monero Marketplace"
 ACCEPTED_DRIFT_STEPS = 1
@@ -63,7 +64,7 @@ def matching_step(secret: str, code: str, *, last_step: int | None, now: float |
     for step in range(current - ACCEPTED_DRIFT_STEPS, current + ACCEPTED_DRIFT_STEPS + 1):
         if last_step is not None and step <= last_step:
             continue
-        if hmac.compare_digest(totp.generate_otp(step), code):
+        if same_secret(code, totp.generate_otp(step)):
             return step
     return None
 
@@ -82,4 +83,4 @@ def hash_recovery_code(code: str) -> str:
 
     The codes carry 80 random bits, so a plain SHA-256 is enough (no slow hash needed).
     """
-    return hashlib.sha256(normalize_code(code).lower().encode()).hexdigest()
+    return hashlib.sha256(secret_bytes(normalize_code(code).lower())).hexdigest()

@@ -4,31 +4,33 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from marketplace.accounts.models import Role, User
 from marketplace.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from marketplace.accounts.services import USERNAME_PATTERN
 from marketplace.admin.models import ModerationAction
 from marketplace.admin.services import MAX_REASON_LENGTH, listing_state
-from marketplace.api_schema import enforced
+from marketplace.api_schema import ApiInput, enforced
 from marketplace.listings.models import Listing
+from marketplace.text import TextKind, json_schema_pattern
 
 
-class ReasonIn(BaseModel):
+class ReasonIn(ApiInput):
     """Why the action is taken, checked by the service (field ``reason``)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     reason: str = Field(
-        description=f"Why: 1 to {MAX_REASON_LENGTH} characters after trimming; it goes on the moderation record.",
-        json_schema_extra=enforced(min_length=1, max_length=MAX_REASON_LENGTH),
+        description=(
+            f"Why: 1 to {MAX_REASON_LENGTH} characters after trimming, at least one visible (tab and line "
+            "breaks allowed); it goes on the moderation record."
+        ),
+        json_schema_extra=enforced(
+            pattern=json_schema_pattern(TextKind.MULTILINE), min_length=1, max_length=MAX_REASON_LENGTH
+        ),
     )
 
 
-class NewAccountIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class NewAccountIn(ApiInput):
     username: str = Field(
         description="3 to 32 letters, digits, '.', '-' or '_'; unique regardless of case.",
         json_schema_extra=enforced(pattern=USERNAME_PATTERN.pattern, min_length=3, max_length=32),

@@ -32,6 +32,7 @@ from marketplace.db.writes import compare_and_set
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.listings.models import Listing, ListingStatus
 from marketplace.pagination import Page, page_offset
+from marketplace.text import TextKind, clean_line, require_visible, valid_text
 
 log = logging.getLogger("marketplace.admin")
 
@@ -49,16 +50,18 @@ def require_admin(actor: User) -> None:
 
 
 def check_reason(reason: str | None) -> str:
-    """The reason, trimmed; ``InvalidInput`` (field ``reason``) if empty or longer than 1000 characters."""
-    text = (reason or "").strip()
+    """The reason as visible running text (``TextKind.MULTILINE``), NFC, trimmed; 1 to 1000 characters.
+
+    Raises ``InvalidInput`` (field ``reason``).
+    """
+    text = valid_text(reason or "", TextKind.MULTILINE, field="reason", label="reason").strip()
     if not text:
         raise InvalidInput("Give a reason: it goes on the moderation record.", field="reason")
     if len(text) > MAX_REASON_LENGTH:
         raise InvalidInput(
             f"The reason must be at most {MAX_REASON_LENGTH} characters (it has {len(text)}).", field="reason"
         )
-    if any(ord(char) < 0x20 and char not in "\t\n\r" for char in text):
-        raise InvalidInput("The reason contains control characters; remove them.", field="reason")
+    require_visible(text, TextKind.MULTILINE, field="reason", label="reason")
     return text
 
 
@@ -292,7 +295,7 @@ def search_accounts(
     Raises ``Forbidden`` (``admin`` is not an active admin).
     """
     require_admin(admin)
-    condition = User.username_key.contains(query.replace("\x00", "").strip().lower(), autoescape=True)
+    condition = User.username_key.contains(clean_line(query).strip().lower(), autoescape=True)
     total = db.scalar(select(func.count()).select_from(User).where(condition)) or 0
     items = db.scalars(
         select(User).where(condition).order_by(User.id).offset(page_offset(page, page_size)).limit(page_size)

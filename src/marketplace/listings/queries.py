@@ -38,6 +38,7 @@ from marketplace.listings.listing_sql import (
 from marketplace.listings.models import Listing, ListingImage, ListingStatus
 from marketplace.listings.search_text import query_words
 from marketplace.pagination import MAX_PAGE, Page, page_offset
+from marketplace.text import clean_line
 
 MAX_QUERY_LENGTH = 200
 
@@ -72,18 +73,16 @@ class ListingCard:
     updated_at: datetime
 
 
-# Control characters (NUL included, which PostgreSQL text cannot hold) separate words, like spaces.
-_CONTROLS_TO_SPACES = dict.fromkeys((*range(32), 127), " ")
-
-
 def clean_search_term(q: str | None) -> str:
-    """The search text as data: control characters made spaces, trimmed, at most ``MAX_QUERY_LENGTH`` characters.
+    """The search text as data: one line of valid text (``text.clean_line``: what a one-line field
+    would refuse, NUL and control characters included, becomes a space; NFC), trimmed, at most
+    ``MAX_QUERY_LENGTH`` characters.
 
     Every place that shows, remembers or runs a query uses this form of it.
     """
     if not q:
         return ""
-    return q.translate(_CONTROLS_TO_SPACES).strip()[:MAX_QUERY_LENGTH].rstrip()
+    return clean_line(q).strip()[:MAX_QUERY_LENGTH].rstrip()
 
 
 @dataclass(frozen=True)

@@ -14,26 +14,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from marketplace.api_schema import enforced
+from marketplace.api_schema import ApiInput, enforced
 from marketplace.listings.models import CATEGORIES, Listing, ListingImage
 from marketplace.listings.queries import ListingCard, as_utc
 from marketplace.listings.rendering import render_description
 from marketplace.listings.services import DESCRIPTION_MAX_LENGTH, STOCK_MAX, TITLE_MAX_LENGTH
 from marketplace.monero.amounts import MAX_PRICE_ATOMIC, format_xmr
 from marketplace.pagination import Page
+from marketplace.text import TextKind, json_schema_pattern
 
 DescriptionFormatName = Literal["plain", "markdown"]
 
 
-# What the services accept (listings/services.py), as JSON schema patterns (ECMA-262, which
-# Python's re reads the same way here): the title has no control character, the description none
-# but tab and line breaks, and each has a character that is not white space as Python's
-# str.strip() sees it (ECMA's \s is another set), since both are checked after trimming.
-_NOT_SPACE = r"[^\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-_TITLE_CHAR = r"[^\x00-\x1f\x7f]"
-_DESCRIPTION_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
-_TITLE_PATTERN = rf"^{_TITLE_CHAR}*{_NOT_SPACE}{_TITLE_CHAR}*$"
-_DESCRIPTION_PATTERN = rf"^{_DESCRIPTION_CHAR}*{_NOT_SPACE}{_DESCRIPTION_CHAR}*$"
+# What the services accept (listings/services.py), as JSON schema patterns made by the text policy
+# itself (marketplace.text): the title one line, the description running text, each with a
+# character that shows (after trimming, as the services check it).
+_TITLE_PATTERN = json_schema_pattern(TextKind.LINE)
+_DESCRIPTION_PATTERN = json_schema_pattern(TextKind.MULTILINE)
 _TITLE_RULES = enforced(pattern=_TITLE_PATTERN, min_length=1, max_length=TITLE_MAX_LENGTH)
 _DESCRIPTION_RULES = enforced(pattern=_DESCRIPTION_PATTERN, min_length=1, max_length=DESCRIPTION_MAX_LENGTH)
 _PRICE_RULES = enforced(minimum=1, maximum=MAX_PRICE_ATOMIC)
@@ -41,12 +38,16 @@ _STOCK_RULES = enforced(minimum=0, maximum=STOCK_MAX)
 _CATEGORY_RULES = enforced(choices=list(CATEGORIES))
 
 
-class ListingCreate(BaseModel):
+class ListingCreate(ApiInput):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    title: str = Field(description="1 to 120 characters after trimming.", json_schema_extra=_TITLE_RULES)
+    title: str = Field(
+        description="1 to 120 characters after trimming, one line, at least one visible; stored in Unicode NFC.",
+        json_schema_extra=_TITLE_RULES,
+    )
     description: str = Field(
-        description="1 to 20,000 characters, plain text or Markdown.", json_schema_extra=_DESCRIPTION_RULES
+        description="1 to 20,000 characters, plain text or Markdown, at least one visible; stored in Unicode NFC.",
+        json_schema_extra=_DESCRIPTION_RULES,
     )
     description_format: DescriptionFormatName = "plain"
     price_atomic: int = Field(
@@ -67,7 +68,7 @@ def _without_null(schema: dict[str, Any]) -> None:
         rules.pop("default", None)
 
 
-class ListingPatch(BaseModel):
+class ListingPatch(ApiInput):
     """Only the fields sent are changed; ``null`` is not a value any field accepts (``patch_listing``)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_without_null)

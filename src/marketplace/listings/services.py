@@ -1,9 +1,12 @@
 """Listing services: the rules for writing listings and their images, shared by pages and API.
 
-Only the listing's vendor (an active vendor account) writes it: anyone else signed in gets
-``Forbidden``; an unknown or deleted listing is ``NotFound``. Every invalid field raises
-``InvalidInput`` naming the field, before anything is changed. Text is stored as given (only the
-title is trimmed) and escaped on output. Services never commit: the request's transaction does,
+Only the listing's vendor (an active vendor account) writes it: an account that cannot sell gets
+``Forbidden``; another vendor's listing is ``NotFound``, the same answer as for a listing that
+does not exist or is deleted (a paused or hidden listing's existence is nobody else's business).
+Every invalid field raises ``InvalidInput`` naming the field, before anything is changed. Text
+follows the one text policy (``marketplace.text``: the title one line, the description running
+text, both visible), is stored in normalisation form C (only the title is trimmed) and escaped
+on output. Services never commit: the request's transaction does,
 and a refusal rolls it back (pages through ``web.pages.attempt``), so a service may have written
 before it refuses.
 
@@ -12,7 +15,7 @@ Every change that depends on the listing's current state is guarded in the datab
 
 - edits, pause/resume/delete and image removal are one conditional UPDATE (``compare_and_set``)
   whose WHERE names the vendor and "not deleted": a listing deleted meanwhile is never written
-  into or brought back; the refusal (``NotFound``, ``Forbidden``, ``Conflict``) is read afterwards;
+  into or brought back; the refusal (``NotFound``, ``Conflict``) is read afterwards;
 - adding images counts the images under the listing's write lock (``select_for_update``), taken
   only after the uploads are decoded and re-encoded, so no lock is held while pixels are processed.
 
@@ -39,14 +42,11 @@ from marketplace.listings.models import CATEGORIES, DescriptionFormat, Listing, 
 from marketplace.listings.search_text import search_columns
 from marketplace.monero.amounts import check_price_atomic
 from marketplace.settings import Settings
+from marketplace.text import TextKind, require_visible, valid_text
 
 TITLE_MAX_LENGTH = 120
 DESCRIPTION_MAX_LENGTH = 20_000
 STOCK_MAX = 1_000_000
-# Control characters other than tab and newlines have no place in a listing; NUL cannot even be
-# stored in PostgreSQL text.
-_FORBIDDEN_TITLE_CHARS = frozenset(chr(code) for code in range(32)) | {"\x7f"}
-_FORBIDDEN_DESCRIPTION_CHARS = _FORBIDDEN_TITLE_CHARS - {"\t", "\n", "\r"}
 
 
 @dataclass(frozen=True)
@@ -57,39 +57,31 @@ class Upload:
     content: bytes
 
 
-def _check_text(value: str, field: str, forbidden: frozenset[str]) -> None:
-    if any(char in forbidden for char in value):
-        raise InvalidInput(f"The {field} contains control characters; remove them.", field=field)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidInput(f"The {field} is not valid text.", field=field) from exc
-
-
 def check_title(value: str) -> str:
-    """The title trimmed; 1 to 120 characters."""
-    title = value.strip()
+    """The title as one line of visible text (``TextKind.LINE``), NFC, trimmed; 1 to 120 characters."""
+    title = valid_text(value, TextKind.LINE, field="title", label="title").strip()
     if not title:
         raise InvalidInput("Enter a title.", field="title")
     if len(title) > TITLE_MAX_LENGTH:
         raise InvalidInput(
             f"The title is {len(title)} characters long; at most {TITLE_MAX_LENGTH} are allowed.", field="title"
         )
-    _check_text(title, "title", _FORBIDDEN_TITLE_CHARS)
+    require_visible(title, TextKind.LINE, field="title", label="title")
     return title
 
 
 def check_description(value: str) -> str:
-    """The description as given; 1 to 20,000 characters, not only blanks."""
-    if not value.strip():
+    """The description as visible running text (``TextKind.MULTILINE``), NFC; 1 to 20,000 characters."""
+    description = valid_text(value, TextKind.MULTILINE, field="description", label="description")
+    if not description.strip():
         raise InvalidInput("Enter a description.", field="description")
-    if len(value) > DESCRIPTION_MAX_LENGTH:
+    if len(description) > DESCRIPTION_MAX_LENGTH:
         raise InvalidInput(
-            f"The description is {len(value):,} characters long; at most {DESCRIPTION_MAX_LENGTH:,} are allowed.",
+            f"The description is {len(description):,} characters long; at most {DESCRIPTION_MAX_LENGTH:,} are allowed.",
             field="description",
         )
-    _check_text(value, "description", _FORBIDDEN_DESCRIPTION_CHARS)
-    return value
+    require_visible(description, TextKind.MULTILINE, field="description", label="description")
+    return description
 
 
 def check_description_format(value: str) -> str:
@@ -159,21 +151,21 @@ def _not_found() -> NotFound:
 
 
 def _owned_status(listing: Any, actor: User) -> ListingStatus:
-    """The listing's status if ``actor`` may change it; else ``NotFound`` (none, deleted) or ``Forbidden``.
+    """The listing's status if ``actor`` may change it; else ``NotFound``.
 
-    ``listing`` is a ``Listing``, a row with ``vendor_id`` and ``status``, or None.
+    ``listing`` is a ``Listing``, a row with ``vendor_id`` and ``status``, or None. Another
+    vendor's listing gets the very answer a listing that does not exist gets: whether a paused
+    or hidden listing exists is not theirs to learn.
     """
-    if listing is None or listing.status is ListingStatus.DELETED:
+    if listing is None or listing.status is ListingStatus.DELETED or listing.vendor_id != actor.id:
         raise _not_found()
-    if listing.vendor_id != actor.id:
-        raise Forbidden("This listing belongs to another vendor; only its vendor can change it.")
     return ListingStatus(listing.status)
 
 
 def owned_listing(db: Session, actor: User, listing_id: int) -> Listing:
     """The listing ``actor`` may change, as it is now (no lock: to show it, or to refuse early).
 
-    Raises ``Forbidden`` (not an active vendor, or not theirs) or ``NotFound`` (none, or deleted).
+    Raises ``Forbidden`` (not an active vendor) or ``NotFound`` (none, deleted, or not theirs).
     """
     require_vendor(actor)
     listing = db.get(Listing, listing_id)
@@ -397,7 +389,7 @@ def set_listing_status(db: Session, actor: User, listing_id: int, status: Listin
     """Pause (status paused), resume (active) or delete (deleted: gone for everyone) a listing.
 
     Setting the status it already has changes nothing. A listing deleted meanwhile stays deleted:
-    raises ``NotFound`` then, ``Forbidden`` for another vendor's listing.
+    raises ``NotFound`` then, as for another vendor's listing.
     """
     require_vendor(actor)
     if _check_owned(db, actor, listing_id) is status:

@@ -318,7 +318,7 @@ def _status_action(status: ListingStatus, notice: str) -> Any:
         number = parse_id(listing_id, "listing")
         refused = attempt(db, lambda: services.set_listing_status(db, vendor, number, status))
         if isinstance(refused, MarketplaceError):
-            # The vendor's list as it is now, saying why (deleted meanwhile: 404; not theirs: 403).
+            # The vendor's list as it is now, saying why (gone, or never theirs: the same 404).
             return _sell_page(request, db, vendor, refused)
         return redirect("/sell", notice=notice)
 
@@ -346,7 +346,7 @@ def remove_image(
 # Image ids are never reused and an image never changes, so a browser may keep it; a day, not a
 # year, so that a listing hidden by a moderator stops being served from shared caches soon.
 _PUBLIC_CACHE = "public, max-age=86400, immutable"
-_PRIVATE_CACHE = "private, no-cache"
+_PRIVATE_CACHE = "no-store"  # what web/private_caching.py gives every signed-in answer anyway
 
 
 def _serve_image(image_id: str, request: Request, db: Session, settings: Settings, *, thumbnail: bool) -> Response:

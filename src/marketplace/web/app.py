@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from marketplace import __version__
@@ -30,12 +31,22 @@ from marketplace.web import health
 from marketplace.web.body_limit import RequestBodyLimit, RouteBodyLimit, form_body_max_bytes
 from marketplace.web.errors import install_error_handlers
 from marketplace.web.middleware import RequestContextMiddleware
+from marketplace.web.private_caching import PrivateResponsesMiddleware
 from marketplace.web.responses import JSONResponse
 
 STATIC_DIR = Path(__file__).parent / "static"
 # The most text one form or JSON body carries: a listing's title and description.
 _MOST_TEXT_CHARACTERS = max(TITLE_MAX_LENGTH + DESCRIPTION_MAX_LENGTH, MAX_PGP_KEY_LENGTH, MAX_REASON_LENGTH)
 FORM_BODY_MAX_BYTES = form_body_max_bytes(_MOST_TEXT_CHARACTERS)
+
+
+class PublicStaticFiles(StaticFiles):
+    """The style sheet and icons: the same for everyone, so shareable, but checked again on each use."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "public, no-cache"
+        return response
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -64,7 +75,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     # Added first, so it runs inside the request context: a 413 has the request id and headers.
     app.add_middleware(RequestBodyLimit, default_max_bytes=FORM_BODY_MAX_BYTES, routes=body_limits(settings))
     app.add_middleware(RequestContextMiddleware)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(PrivateResponsesMiddleware)  # outermost: it sees every answer, a 500 included
+    app.mount("/static", PublicStaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
     for api_router in (accounts_api.router, listings_api.router, admin_api.router):
         app.include_router(api_router, prefix="/api/v1")

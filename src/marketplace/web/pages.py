@@ -131,6 +131,10 @@ def _undo(db: Session, error: MarketplaceError) -> None:
 
 
 def no_store(response: Response) -> Response:
-    """Keep a page that shows a secret (new token, recovery codes, two-factor secret) out of caches."""
+    """Keep a page that shows a secret (new token, recovery codes, two-factor secret) out of caches.
+
+    Every private answer is ``no-store`` already (``web/private_caching.py``); this states it
+    where a secret is shown, whatever the request carried.
+    """
     response.headers["Cache-Control"] = "no-store"
     return response
