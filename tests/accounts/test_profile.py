@@ -197,9 +197,16 @@ def test_a_payout_address_with_real_keys_is_accepted_by_the_api_and_the_page(
 ) -> None:
     address = forge_address(NETBYTES[("mainnet", kind)], real_key("spend"), real_key("view"))
     api_as(Role.VENDOR)
-    assert client.put("/api/v1/me/payout-address", json={"address": address}).json()["payout_address"] == address
+    assert (
+        client.put("/api/v1/me/payout-address", json={"address": address, "password": DEFAULT_PASSWORD}).json()[
+            "payout_address"
+        ]
+        == address
+    )
     signed_in(Role.VENDOR)
-    saved = client.submit("/account", "/account/profile", {"pgp_key": "", "payout_address": address})
+    saved = client.submit(
+        "/account", "/account/profile", {"pgp_key": "", "payout_address": address, "password": DEFAULT_PASSWORD}
+    )
     assert saved.status_code == 303
     assert address in client.get("/account").text
 
@@ -209,9 +216,16 @@ def test_the_api_refuses_a_payout_address_whose_keys_no_wallet_can_own(
     client: SiteClient, api_as: Callable[..., User], kind: str, which: str, bad: str
 ) -> None:
     api_as(Role.VENDOR)
-    assert client.put("/api/v1/me/payout-address", json={"address": MAINNET_ADDRESS}).status_code == 200
+    assert (
+        client.put(
+            "/api/v1/me/payout-address", json={"address": MAINNET_ADDRESS, "password": DEFAULT_PASSWORD}
+        ).status_code
+        == 200
+    )
 
-    response = client.put("/api/v1/me/payout-address", json={"address": _forged(kind, which, bad)})
+    response = client.put(
+        "/api/v1/me/payout-address", json={"address": _forged(kind, which, bad), "password": DEFAULT_PASSWORD}
+    )
 
     assert_api_error(response, 422, "invalid", field="address", message=f"public {which} key is not a valid key")
     assert client.get("/api/v1/me").json()["payout_address"] == MAINNET_ADDRESS
@@ -224,7 +238,9 @@ def test_the_profile_page_refuses_a_payout_address_whose_keys_no_wallet_can_own(
     signed_in(Role.VENDOR)
     forged = _forged(kind, which, bad)
 
-    response = client.submit("/account", "/account/profile", {"pgp_key": "", "payout_address": forged})
+    response = client.submit(
+        "/account", "/account/profile", {"pgp_key": "", "payout_address": forged, "password": DEFAULT_PASSWORD}
+    )
 
     assert response.status_code == 422
     assert f"public {which} key is not a valid key" in response.text

@@ -97,9 +97,10 @@ def test_a_csrf_token_from_before_sign_in_is_refused_after_it(
     old_csrf_cookie = client.cookies["mp_csrf"]
     client.sign_in(user.username, DEFAULT_PASSWORD)
     assert client.cookies["mp_csrf"] != old_csrf_cookie  # a new CSRF cookie at sign-in
-    assert client.post("/account/tokens", data={"csrf_token": before, "name": "old"}).status_code == 403
-    fresh = client.csrf_token("/account/tokens")
-    assert client.post("/account/tokens", data={"csrf_token": fresh, "name": "new"}).status_code == 200
+    old = {"csrf_token": before, "name": "old", "password": DEFAULT_PASSWORD}
+    assert client.post("/account/tokens", data=old).status_code == 403
+    fresh = {"csrf_token": client.csrf_token("/account/tokens"), "name": "new", "password": DEFAULT_PASSWORD}
+    assert client.post("/account/tokens", data=fresh).status_code == 200
 
 
 def test_a_csrf_token_from_another_sign_in_is_refused(

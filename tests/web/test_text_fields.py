@@ -127,8 +127,20 @@ API_FORMS = [
         {"username": "{vendor_name}", "password": "not-the-password-1", "name": "laptop"},
         {"username": "any", "password": "any", "totp_code": "any", "name": "line"},
     ),
-    TextForm("PUT", "/api/v1/me/payout-address", "vendor", {"address": MAINNET_ADDRESS}, {"address": "address"}),
-    TextForm("PUT", "/api/v1/me/pgp-key", "vendor", {"pgp_key": PGP_KEY}, {"pgp_key": "ascii"}),
+    TextForm(
+        "PUT",
+        "/api/v1/me/payout-address",
+        "vendor",
+        {"address": MAINNET_ADDRESS, "password": DEFAULT_PASSWORD},
+        {"address": "address", "password": "any", "totp_code": "any"},
+    ),
+    TextForm(
+        "PUT",
+        "/api/v1/me/pgp-key",
+        "vendor",
+        {"pgp_key": PGP_KEY, "password": DEFAULT_PASSWORD},
+        {"pgp_key": "ascii", "password": "any", "totp_code": "any"},
+    ),
     TextForm(
         "POST",
         "/api/v1/listings",
@@ -184,15 +196,15 @@ PAGE_FORMS = [
         "POST",
         "/account/profile",
         "vendor",
-        {"pgp_key": PGP_KEY, "payout_address": MAINNET_ADDRESS},
-        {"pgp_key": "ascii", "payout_address": "address"},
+        {"pgp_key": PGP_KEY, "payout_address": MAINNET_ADDRESS, "password": DEFAULT_PASSWORD},
+        {"pgp_key": "ascii", "payout_address": "address", "password": "any", "totp_code": "any"},
     ),
     TextForm(
         "POST",
         "/account/password",
         "vendor",
         {"current_password": DEFAULT_PASSWORD, "new_password": STRONG_PASSWORD},
-        {"current_password": "any", "new_password": "any"},
+        {"current_password": "any", "new_password": "any", "totp_code": "any"},
         after_success=_new_password_kept,
     ),
     TextForm(
@@ -200,7 +212,7 @@ PAGE_FORMS = [
         "/account/delete",
         "vendor",
         {"password": "not-the-password-1", "confirm_username": "{vendor_name}"},
-        {"password": "any", "confirm_username": "any"},
+        {"password": "any", "confirm_username": "any", "totp_code": "any"},
     ),
     TextForm(
         "POST",
@@ -216,7 +228,13 @@ PAGE_FORMS = [
         {"username": "{vendor_name}", "password": "not-the-password-1", "recovery_code": "abcd-efgh-ijkl-mnop"},
         {"username": "any", "password": "any", "recovery_code": "any"},
     ),
-    TextForm("POST", "/account/tokens", "vendor", {"name": "laptop"}, {"name": "line"}),
+    TextForm(
+        "POST",
+        "/account/tokens",
+        "vendor",
+        {"name": "laptop", "password": DEFAULT_PASSWORD},
+        {"name": "line", "password": "any", "totp_code": "any"},
+    ),
     TextForm("POST", "/sell/new", "vendor", _LISTING_FORM, _LISTING_KINDS),
     TextForm("POST", "/listings/{listing}/edit", "vendor", _LISTING_FORM, _LISTING_KINDS),
     TextForm(
@@ -270,7 +288,12 @@ URL_TEXT = [
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     # Hypothesis examples share one database: their failed sign-ins must not throttle the next ones.
-    return {"login_max_failures_per_account": 100_000, "login_max_failures_per_address": 100_000}
+    return {
+        "login_max_failures_per_account": 100_000,
+        "login_max_failures_per_address": 100_000,
+        "login_max_failures_per_account_address": 100_000,
+        "registration_max_per_address": 100_000,
+    }
 
 
 @dataclass

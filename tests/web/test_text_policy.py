@@ -19,7 +19,7 @@ from marketplace.text import TextKind, clean_line, json_schema_pattern, require_
 from tests.listings.conftest import listing_body
 from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
-from tests.support.factories import Person
+from tests.support.factories import DEFAULT_PASSWORD, Person
 
 _LISTING_FORM = {"title": "Lamp", "description": "Bright.", "price": "1", "stock": "1", "category": "other"}
 
@@ -108,7 +108,7 @@ def test_a_token_name_that_is_not_visible_one_line_text_is_refused(vendor: Perso
 
 def test_a_pgp_key_is_ascii(vendor: Person) -> None:
     key = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBF\u200b\n=AbCd\n-----END PGP PUBLIC KEY BLOCK-----"
-    response = vendor.client.put("/api/v1/me/pgp-key", json={"pgp_key": key})
+    response = vendor.client.put("/api/v1/me/pgp-key", json={"pgp_key": key, "password": DEFAULT_PASSWORD})
     assert_api_error(response, 422, "invalid", field="pgp_key", message="U+200B ZERO WIDTH SPACE")
 
 
