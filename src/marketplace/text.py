@@ -11,7 +11,8 @@ Every text a person or a client sends is one of these kinds, and its service che
   left-to-right and right-to-left marks, the combining grapheme joiner).
 
 Every kind refuses what is not valid Unicode (a lone UTF-16 surrogate, which no encoding can
-store), the noncharacters, and the bidirectional embeddings, overrides and isolates, which reorder
+store, and U+FFFD, which stands for bytes that were not valid UTF-8), the noncharacters, and the
+bidirectional embeddings, overrides and isolates, which reorder
 what is shown (a price, an address, a name) without showing themselves ("Trojan Source"). The
 other invisible characters are Unicode's ``Default_Ignorable_Code_Point`` set (Unicode 14,
 DerivedCoreProperties.txt), as fixed ranges below. ``require_visible`` then asks for at least one
@@ -52,6 +53,9 @@ _NONCHARACTERS: Ranges = (
     *((plane + 0xFFFE, plane + 0xFFFF) for plane in range(0, 0x110000, 0x10000)),
 )
 _BIDI_CONTROLS: Ranges = ((0x202A, 0x202E), (0x2066, 0x2069))
+# U+FFFD REPLACEMENT CHARACTER: what a decoder puts where the bytes were not valid UTF-8 (a page
+# form is decoded that way), so it stands for text that was lost, never for what was meant.
+_REPLACEMENT: Ranges = ((0xFFFD, 0xFFFD),)
 _LINE_SEPARATORS: Ranges = ((0x2028, 0x2029),)
 # Default_Ignorable_Code_Point (Unicode 14.0.0): rendered as nothing.
 _DEFAULT_IGNORABLE: Ranges = (
@@ -125,7 +129,7 @@ def refused_ranges(kind: TextKind) -> Ranges:
     controls = _CONTROLS if kind is TextKind.LINE else _minus(_CONTROLS, _LINE_BREAKS_AND_TAB)
     separators = _LINE_SEPARATORS if kind is TextKind.LINE else ()
     ignorable = _minus(_DEFAULT_IGNORABLE, _ALLOWED_IGNORABLE[kind])
-    return _merged(controls, _SURROGATES, _NONCHARACTERS, _BIDI_CONTROLS, separators, ignorable)
+    return _merged(controls, _SURROGATES, _NONCHARACTERS, _BIDI_CONTROLS, _REPLACEMENT, separators, ignorable)
 
 
 def _invisible_ranges(kind: TextKind) -> Ranges:

@@ -112,6 +112,29 @@ def test_a_pgp_key_is_ascii(vendor: Person) -> None:
     assert_api_error(response, 422, "invalid", field="pgp_key", message="U+200B ZERO WIDTH SPACE")
 
 
+@pytest.mark.parametrize("raw", [b"%C0%80", b"%ED%A0%80", b"%FF"], ids=["overlong", "surrogate", "stray byte"])
+def test_page_form_bytes_that_are_not_utf8_are_refused_naming_the_field(
+    vendor: Person, admin: Person, raw: bytes
+) -> None:
+    # A page form is decoded with U+FFFD where its bytes are not UTF-8: the text that was meant is
+    # lost, so the field is refused, as the API refuses the same input in JSON.
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    token = vendor.client.csrf_token("/sell/new")
+    body = f"csrf_token={token}&description=Bright.&price=1&stock=1&category=other&title=Lamp".encode() + raw
+    refused = vendor.client.post("/sell/new", content=body, headers=form)
+    assert refused.status_code == 422
+    assert "U+FFFD" in refused.text
+    assert vendor.client.get("/api/v1/listings").json()["total"] == 0
+
+    listing = vendor.client.post("/api/v1/listings", json=listing_body()).json()["id"]
+    token = admin.client.csrf_token("/admin/listings")
+    body = f"csrf_token={token}&reason=spam".encode() + raw
+    refused = admin.client.post(f"/admin/listings/{listing}/hide", content=body, headers=form)
+    assert refused.status_code == 422
+    assert "U+FFFD" in refused.text
+    assert admin.client.get("/api/v1/admin/actions").json()["total"] == 0
+
+
 def test_a_search_term_is_cleaned_never_refused(vendor: Person, client: SiteClient) -> None:
     vendor.client.post("/api/v1/listings", json=listing_body(title="Brass lamp"))
     for term in ("bra\x00ss", "brass\u200b", "\u202ebrass", "brass\ud800"):
