@@ -18,7 +18,7 @@ from marketplace.settings import Settings
 from marketplace.web import routing
 from marketplace.web.dependencies import ClientAddress, DbSession, SettingsDep
 from marketplace.web.numbers import parse_id
-from marketplace.web.pages import FormText, attempt, attempt_async, form_page, no_store, notice_from, redirect
+from marketplace.web.pages import FormText, attempt, attempt_async, form_page, notice_from, redirect
 
 router = routing.router()
 TWO_FACTOR_PAGE = "accounts/two_factor.html"
@@ -36,7 +36,7 @@ def _two_factor_context(user: User) -> dict[str, Any]:
 def two_factor(request: Request, user: PageUser) -> Response:
     """Two-factor status: off (offer set-up), set-up pending (QR code, secret, code to confirm) or on."""
     context = {**_two_factor_context(user), "notice": notice_from(request, NOTICES)}
-    return no_store(form_page(request, TWO_FACTOR_PAGE, context))
+    return form_page(request, TWO_FACTOR_PAGE, context)
 
 
 def _two_factor_action(
@@ -81,7 +81,7 @@ def two_factor_action(
     if isinstance(outcome, MarketplaceError):
         return form_page(request, TWO_FACTOR_PAGE, _two_factor_context(user), outcome)
     if isinstance(outcome, list):
-        return no_store(form_page(request, TWO_FACTOR_PAGE, {"user": user, "recovery_codes": outcome}))
+        return form_page(request, TWO_FACTOR_PAGE, {"user": user, "recovery_codes": outcome})
     return outcome
 
 
@@ -172,7 +172,7 @@ def create_token(
         context = {"tokens": credentials.live_api_tokens(db, user), "form": {"name": name}}
         return form_page(request, "accounts/tokens.html", context, token)
     context = {"tokens": credentials.live_api_tokens(db, user), "form": {}, "new_token": token, "new_name": name}
-    return no_store(form_page(request, "accounts/tokens.html", context))
+    return form_page(request, "accounts/tokens.html", context)
 
 
 @router.post("/account/tokens/{token_id}/revoke")

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse
 
 from marketplace.db.writes import keep_records
 from marketplace.errors import MarketplaceError
@@ -128,13 +128,3 @@ async def attempt_async(db: Session, action: Callable[[], Awaitable[T]]) -> T | 
 def _undo(db: Session, error: MarketplaceError) -> None:
     db.rollback()
     keep_records(db, error)
-
-
-def no_store(response: Response) -> Response:
-    """Keep a page that shows a secret (new token, recovery codes, two-factor secret) out of caches.
-
-    Every private answer is ``no-store`` already (``web/private_caching.py``); this states it
-    where a secret is shown, whatever the request carried.
-    """
-    response.headers["Cache-Control"] = "no-store"
-    return response
