@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretBytes, SecretStr, ValidationError
 
 from marketplace.docs_reference import has_file_variant
-from marketplace.settings import InsecureSettings, Settings, load_settings
+from marketplace.settings import InsecureSettings, Settings, SignerRole, load_settings
 
 # Real outputs of `openssl rand -hex 32` (two), secrets.token_hex(32) (two), secrets.token_urlsafe(32)
 # (two) and `openssl rand -base64 32`, made once for these tests.
@@ -291,3 +291,68 @@ def test_a_secret_file_that_is_not_text_is_a_configuration_error(
     monkeypatch.setenv("MARKETPLACE_SECRET_KEY_FILE", str(secret))
     with pytest.raises(InsecureSettings, match="not UTF-8"):
         load_settings(env="production")
+
+
+_ESCROW = {
+    "monerod_url": "http://127.0.0.1:18081",
+    "signer_buyer_urls": "http://127.0.0.1:18082, http://127.0.0.1:18083",
+    "signer_vendor_urls": "http://127.0.0.1:18084",
+    "signer_arbiter_urls": "http://127.0.0.1:18085",
+}
+
+
+def test_escrow_is_off_until_monerod_and_every_role_has_a_signer() -> None:
+    settings = load_settings(env="development", signer_buyer_urls=_ESCROW["signer_buyer_urls"])
+
+    assert not settings.escrow_configured
+    assert settings.escrow_missing == [
+        "MARKETPLACE_MONEROD_URL",
+        "MARKETPLACE_SIGNER_VENDOR_URLS",
+        "MARKETPLACE_SIGNER_ARBITER_URLS",
+    ]
+    on = load_settings(env="development", **_ESCROW)
+    assert on.escrow_configured
+    assert on.signer_urls(SignerRole.BUYER) == ["http://127.0.0.1:18082", "http://127.0.0.1:18083"]
+
+
+def test_production_escrow_refuses_to_start_without_master_key_or_backup_key() -> None:
+    with pytest.raises(ValidationError, match="MARKETPLACE_WALLET_MASTER_KEY is missing"):
+        load_settings(env="production", secret_key=GOOD_SECRET, **_ESCROW)
+    with pytest.raises(ValidationError, match="MARKETPLACE_BACKUP_GPG_RECIPIENT is missing"):
+        load_settings(env="production", secret_key=GOOD_SECRET, wallet_master_key=REAL_SECRETS[1], **_ESCROW)
+    with pytest.raises(ValidationError, match="MARKETPLACE_WALLET_MASTER_KEY is not a random secret"):
+        load_settings(env="production", secret_key=GOOD_SECRET, wallet_master_key="changeme-" * 5, **_ESCROW)
+
+    settings = load_settings(
+        env="production",
+        secret_key=GOOD_SECRET,
+        wallet_master_key=REAL_SECRETS[1],
+        backup_gpg_recipient="ops@example.org",
+        **_ESCROW,
+    )
+    assert settings.escrow_configured
+    # Without escrow, production runs without either.
+    assert not load_settings(env="production", secret_key=GOOD_SECRET).escrow_configured
+
+
+@pytest.mark.parametrize(
+    ("overrides", "complaint"),
+    [
+        ({"signer_vendor_urls": "127.0.0.1:18084"}, "SIGNER_VENDOR_URLS: '127.0.0.1:18084' is not an http"),
+        ({"signer_arbiter_login": "no-colon-here"}, "SIGNER_ARBITER_LOGIN must be user:password"),
+        ({"fee_basis_points": 150}, "FEE_ADDRESS is missing"),
+        ({"fee_basis_points": 150, "fee_address": "4AdUndXHHZ6cf"}, "FEE_ADDRESS"),
+        ({"fee_basis_points": 10_001}, "fee_basis_points"),
+        ({"confirmations": 0}, "confirmations"),
+    ],
+)
+def test_bad_escrow_settings_are_refused_with_the_setting_named(overrides: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(ValidationError, match=complaint):
+        load_settings(env="development", **overrides)
+
+
+def test_a_signer_login_splits_into_user_and_password_once() -> None:
+    settings = load_settings(env="development", signer_buyer_login="signer:pa:ss")
+
+    assert settings.signer_login(SignerRole.BUYER) == ("signer", "pa:ss")
+    assert settings.signer_login(SignerRole.VENDOR) is None

@@ -53,14 +53,35 @@ class InsecureSettings(ValueError):
     """Raised when production settings would run with a missing or placeholder secret."""
 
 
-def _secret(description: str) -> Any:
-    """A secret setting: it has a ``_FILE`` variant, and outside development it must be random."""
-    return Field(default=None, description=description, json_schema_extra={"file_variant": True, "random": True})
+def _secret(description: str, *, optional: bool = False) -> Any:
+    """A secret setting: it has a ``_FILE`` variant, and outside development it must be random.
+
+    An ``optional`` secret may be absent (the feature it serves is then off, or another rule
+    requires it); when it is given, it must be random all the same.
+    """
+    return Field(
+        default=None,
+        description=description,
+        json_schema_extra={"file_variant": True, "random": True, "optional": optional},
+    )
 
 
 def _is_random_secret(field: FieldInfo) -> bool:
     extra = field.json_schema_extra
     return isinstance(extra, dict) and extra.get("random") is True
+
+
+def _is_optional_secret(field: FieldInfo) -> bool:
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and extra.get("optional") is True
+
+
+class SignerRole(StrEnum):
+    """The three parties of a 2-of-3 escrow; each is served by its own wallet-rpc endpoints."""
+
+    BUYER = "buyer"
+    VENDOR = "vendor"
+    ARBITER = "arbiter"
 
 
 class SecretFileSource(PydanticBaseSettingsSource):
@@ -216,6 +237,109 @@ class Settings(BaseSettings):
         description="Images a process decodes at once (others wait their turn); 0 means one per CPU core.",
     )
 
+    # Escrow on Monero. Without monerod and the three roles' signer URLs, escrow is off: the site
+    # runs, ordering answers 503 `escrow_unavailable`, and /ready names what is missing.
+    monerod_url: str | None = Field(
+        default=None, description="monerod's RPC address, e.g. `http://127.0.0.1:18081` (the worker's only daemon)."
+    )
+    signer_buyer_urls: str = Field(
+        default="", description="The buyer signer's monero-wallet-rpc endpoints, comma-separated URLs."
+    )
+    signer_vendor_urls: str = Field(
+        default="", description="The vendor signer's monero-wallet-rpc endpoints, comma-separated URLs."
+    )
+    signer_arbiter_urls: str = Field(
+        default="", description="The arbiter signer's monero-wallet-rpc endpoints, comma-separated URLs."
+    )
+    signer_buyer_login: SecretStr | None = _secret(
+        "`user:password` of the buyer signer's wallet-rpcs (their `rpc-login`, given to each in its "
+        "`--config-file`); absent for wallet-rpcs started with `--disable-rpc-login` on loopback.",
+        optional=True,
+    )
+    signer_vendor_login: SecretStr | None = _secret(
+        "`user:password` of the vendor signer's wallet-rpcs; see the buyer's.", optional=True
+    )
+    signer_arbiter_login: SecretStr | None = _secret(
+        "`user:password` of the arbiter signer's wallet-rpcs; see the buyer's.", optional=True
+    )
+    signer_buyer_wallet_dir: Path | None = Field(
+        default=None,
+        description=(
+            "The buyer signer's wallet directory (the `--wallet-dir` of its wallet-rpcs); the worker backs up "
+            "key material from it."
+        ),
+    )
+    signer_vendor_wallet_dir: Path | None = Field(
+        default=None, description="The vendor signer's wallet directory (`--wallet-dir` of its wallet-rpcs)."
+    )
+    signer_arbiter_wallet_dir: Path | None = Field(
+        default=None, description="The arbiter signer's wallet directory (`--wallet-dir` of its wallet-rpcs)."
+    )
+    monero_rpc_timeout_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="How long one call to monerod or a wallet-rpc may take."
+    )
+    wallet_master_key: SecretStr | None = _secret(
+        "The master secret every escrow wallet's password is derived from; never stored in the database. "
+        "Required outside development when escrow is on; in development a missing one is generated in the "
+        "data directory. Losing it loses every escrow wallet: see docs/escrow.md.",
+        optional=True,
+    )
+    backup_gpg_recipient: str | None = Field(
+        default=None,
+        description="The operator's GnuPG backup key (fingerprint or user id) every escrow's wallet files are "
+        "encrypted to before its payment address is shown. Required outside development when escrow is on.",
+    )
+    backup_gpg_home: Path | None = Field(
+        default=None, description="GnuPG home holding the backup key's public part; default gpg's own (`~/.gnupg`)."
+    )
+    backup_dir: Path | None = Field(
+        default=None, description="Where encrypted key material and backups are written; default `<data_dir>/backups`."
+    )
+    confirmations: int = Field(
+        default=10, ge=1, le=1000, description="Confirmations a payment (and a payout) needs before it counts."
+    )
+    payment_window_seconds: int = Field(
+        default=24 * 3600, ge=60, description="How long a placed order waits for its payment before it expires."
+    )
+    ship_window_seconds: int = Field(
+        default=5 * 24 * 3600,
+        ge=60,
+        description="After funding, the vendor ships within this; later, the buyer may cancel alone (refund).",
+    )
+    finalize_window_seconds: int = Field(
+        default=14 * 24 * 3600,
+        ge=60,
+        description="After shipping, a buyer silent this long lets the payment go to the vendor (release).",
+    )
+    dispute_sla_seconds: int = Field(
+        default=48 * 3600, ge=60, description="A dispute untouched this long is marked overdue in the arbiters' list."
+    )
+    late_payment_watch_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=0,
+        description="How long a cancelled or finished escrow is still watched for payments to return to the buyer.",
+    )
+    fee_basis_points: int = Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        description="The marketplace fee on the vendor's part, in basis points (150 = 1.5%), rounded down.",
+    )
+    fee_address: str | None = Field(
+        default=None, description="Where the marketplace fee goes; required when the fee is above 0."
+    )
+    max_network_fee_atomic: int = Field(
+        default=10_000_000_000,
+        ge=1,
+        description="The largest network fee a payout may pay, in piconero; a co-signer refuses a proposal above it.",
+    )
+    min_order_atomic: int = Field(
+        default=10_000_000_000, ge=1, description="The smallest order total accepted, in piconero (0.01 XMR)."
+    )
+    max_unpaid_orders: int = Field(
+        default=3, ge=1, le=1000, description="Orders a buyer may have placed and not yet paid at once."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -246,8 +370,72 @@ class Settings(BaseSettings):
         for name, field in type(self).model_fields.items():
             if _is_random_secret(field):
                 value = getattr(self, name)
+                if value is None and _is_optional_secret(field):
+                    continue
                 _refuse_weak_secret(name, value.get_secret_value() if value is not None else "")
+        if self.escrow_configured:
+            for name in ("wallet_master_key", "backup_gpg_recipient"):
+                if getattr(self, name) is None:
+                    msg = (
+                        f"escrow is on (monerod and signer URLs are set) but {ENV_PREFIX}{name.upper()} is missing; "
+                        "see docs/escrow.md"
+                    )
+                    raise InsecureSettings(msg)
         return self
+
+    @model_validator(mode="after")
+    def _check_escrow_settings(self) -> Settings:
+        """Signer URLs are http(s) URLs, logins are ``user:password``, the fee has an address of the network."""
+        for role in SignerRole:
+            for url in self.signer_urls(role):
+                if not url.startswith(("http://", "https://")):
+                    msg = f"{ENV_PREFIX}SIGNER_{role.upper()}_URLS: {url!r} is not an http(s) URL"
+                    raise ValueError(msg)
+            login = getattr(self, f"signer_{role}_login")
+            if login is not None and ":" not in login.get_secret_value():
+                msg = f"{ENV_PREFIX}SIGNER_{role.upper()}_LOGIN must be user:password"
+                raise ValueError(msg)
+        if self.fee_basis_points > 0 and not self.fee_address:
+            msg = f"{ENV_PREFIX}FEE_BASIS_POINTS is above 0 but {ENV_PREFIX}FEE_ADDRESS is missing"
+            raise ValueError(msg)
+        if self.fee_address:
+            from marketplace.errors import InvalidInput  # the addresses module imports this one
+            from marketplace.monero.addresses import validate_address
+
+            try:
+                validate_address(self.fee_address, self.network, field="fee_address")
+            except InvalidInput as exc:
+                msg = f"{ENV_PREFIX}FEE_ADDRESS: {exc.message}"
+                raise ValueError(msg) from exc
+        return self
+
+    def signer_urls(self, role: SignerRole) -> list[str]:
+        """The endpoints of ``role``'s signer, in the order given (empty when not configured)."""
+        text: str = getattr(self, f"signer_{role}_urls")
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    def signer_login(self, role: SignerRole) -> tuple[str, str] | None:
+        """``(user, password)`` of ``role``'s wallet-rpcs, or None when they take no login."""
+        login: SecretStr | None = getattr(self, f"signer_{role}_login")
+        if login is None:
+            return None
+        user, _, password = login.get_secret_value().partition(":")
+        return user, password
+
+    @property
+    def escrow_missing(self) -> list[str]:
+        """The settings escrow still needs (variable names), empty when it is on."""
+        missing = [f"{ENV_PREFIX}MONEROD_URL"] if not self.monerod_url else []
+        missing += [f"{ENV_PREFIX}SIGNER_{role.upper()}_URLS" for role in SignerRole if not self.signer_urls(role)]
+        return missing
+
+    @property
+    def escrow_configured(self) -> bool:
+        return not self.escrow_missing
+
+    @property
+    def resolved_backup_dir(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
     @property
     def is_development(self) -> bool:

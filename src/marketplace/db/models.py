@@ -3,6 +3,7 @@
 from marketplace.accounts import models as accounts_models
 from marketplace.admin import models as admin_models
 from marketplace.db.base import Base
+from marketplace.jobs import models as jobs_models
 from marketplace.listings import models as listings_models
 
-__all__ = ["Base", "accounts_models", "admin_models", "listings_models"]
+__all__ = ["Base", "accounts_models", "admin_models", "jobs_models", "listings_models"]
