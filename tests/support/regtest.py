@@ -99,17 +99,23 @@ class _Process:
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> None:
+    def stop(self, sig: int | None = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> bool:
+        """Send ``sig`` (None: it was sent already) and wait; SIGKILL after ``timeout``. True when
+        SIGKILL was needed."""
+        forced = False
         if self.popen is None:
-            return
+            return forced
         if self.popen.poll() is None:
-            self.popen.send_signal(sig)
+            if sig is not None:
+                self.popen.send_signal(sig)
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
+                forced = True
                 self.popen.kill()
                 self.popen.wait(timeout)
         self.popen = None
+        return forced
 
     def output_tail(self) -> str:
         paths = (self.log, self.log.parent / f"{self.name}.out")
@@ -134,6 +140,7 @@ class RegtestCluster:
     wallet_dir: dict[str, Path] = field(default_factory=dict)
     payer_address: str = ""
     startup_seconds: float = 0.0
+    forced_kills: list[str] = field(default_factory=list)  # filled by stop(): what ignored SIGTERM
     _monerod: _Process | None = None
     _signers: dict[str, list[_Process]] = field(default_factory=dict)
     _personal: dict[str, _Process] = field(default_factory=dict)
@@ -207,10 +214,9 @@ class RegtestCluster:
         for process in wallets:
             if process.alive():
                 process.send(signal.SIGTERM)
-        for process in wallets:
-            process.stop()
-        if self._monerod is not None:
-            self._monerod.stop()
+        self.forced_kills = [process.name for process in wallets if process.stop(None)]
+        if self._monerod is not None and self._monerod.stop():
+            self.forced_kills.append(self._monerod.name)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     # -- start-up
