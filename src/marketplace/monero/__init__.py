@@ -1,1 +1,1 @@
-"""Monero: amounts in piconero and addresses (later: wallet and daemon RPC clients)."""
+"""Monero: amounts in piconero, addresses, and the RPC clients of monerod and monero-wallet-rpc."""
