@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TypeVar
 
 from marketplace.escrow.signer import (
@@ -172,7 +173,7 @@ def attempt_payout(escrow: EscrowWallet, proposer: Signer, cosigner: Signer, pla
     signed = cosigner.sign(escrow, proposal)
     if not signed.txids:
         raise SignerError("The co-signer's signature did not complete the transaction.", role=cosigner.role)
-    return signed
+    return replace(signed, destinations=description.recipients, fee_atomic=description.fee_atomic)
 
 
 def submit(escrow: EscrowWallet, signer: Signer, payout: SignedPayout) -> tuple[str, ...]:

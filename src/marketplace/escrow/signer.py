@@ -117,11 +117,16 @@ class TxDescription:
 
 @dataclass(frozen=True)
 class SignedPayout:
-    """A fully signed payout: save all of it before submitting (the key images tell, later, whether it won)."""
+    """A fully signed payout: save all of it before submitting (the key images tell, later, whether it won).
+
+    ``destinations`` and ``fee_atomic`` are what the co-signer checked it pays (for the history).
+    """
 
     tx_data_hex: str
     txids: tuple[str, ...]
     key_images: tuple[str, ...]
+    destinations: tuple[Destination, ...] = ()
+    fee_atomic: int = 0
 
 
 @dataclass(frozen=True)

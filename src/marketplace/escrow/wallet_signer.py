@@ -61,7 +61,7 @@ from marketplace.escrow.signer import (
     TxDescription,
 )
 from marketplace.escrow.wallet_passwords import WalletPasswords
-from marketplace.monero.rpc import DEFAULT_TIMEOUT, JsonObject, TransferDescription, WalletRpc
+from marketplace.monero.rpc import DEFAULT_TIMEOUT, Balance, JsonObject, TransferDescription, WalletRpc
 from marketplace.monero.rpc import Proposal as BuiltProposal
 from marketplace.monero.rpc_errors import InsufficientFunds, NoTransactionCreated, RpcUnavailable, WalletNotOpen
 
@@ -356,6 +356,15 @@ class WalletSigner:
                     if item.type in {"in", "pool", "block"}
                 ),
             )
+
+        return self._run(escrow, step)
+
+    def balance(self, escrow: EscrowWallet) -> Balance:
+        """Refresh and read the wallet's balance (a signer's view: exact only after an exchange)."""
+
+        def step(rpc: WalletRpc) -> Balance:
+            rpc.refresh()
+            return rpc.get_balance()
 
         return self._run(escrow, step)
 
