@@ -7,8 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
-# Debian packages are installed with apt-get only when missing: postgresql and chromium for
-# `make test` (system-deps-test), wrk for `make bench`.
+# Debian packages are installed with apt-get only when missing: postgresql, chromium, monero
+# (monerod and monero-wallet-rpc for the regtest tests) and gnupg for `make test` (system-deps-test),
+# wrk for `make bench`.
 BENCH_DEBS := wrk
 
 .PHONY: help run test lint bench format clean system-deps-test system-deps-bench
@@ -21,8 +22,8 @@ run: $(BIN)/.runtime ## Install what is needed and serve the site on http://127.
 	MARKETPLACE_ENV=development MARKETPLACE_DATA_DIR=$${MARKETPLACE_DATA_DIR:-data} $(BIN)/marketplace dev seed
 	MARKETPLACE_ENV=development MARKETPLACE_DATA_DIR=$${MARKETPLACE_DATA_DIR:-data} $(BIN)/marketplace serve --host $(HOST) --port $(PORT)
 
-test: $(BIN)/.dev system-deps-test ## Install what is needed and run every test (SQLite, PostgreSQL, Chromium)
-	$(BIN)/pytest -n auto
+test: $(BIN)/.dev system-deps-test ## Install what is needed and run every test (SQLite, PostgreSQL, Chromium, Monero regtest)
+	$(BIN)/pytest -n auto --dist loadgroup
 
 lint: $(BIN)/.dev ## ruff (lint and format check) and mypy (strict)
 	$(BIN)/ruff check src tests bench
@@ -59,6 +60,8 @@ system-deps-test:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v monerod >/dev/null || missing="$$missing monero"; \
+	command -v gpg >/dev/null || missing="$$missing gnupg"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

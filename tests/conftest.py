@@ -27,10 +27,30 @@ from tests.support.client import SiteClient
 from tests.support.factories import DEFAULT_PASSWORD, Person, create_user, insert_listing, sign_in_directly
 from tests.support.live_server import serve
 from tests.support.postgres import PostgresServer, start_postgres
+from tests.support.regtest import RegtestCluster, start_regtest
 
 # From secrets.token_hex(32): production settings refuse anything less random.
 TEST_SECRET_KEY = "e90ebc3bb54e30ddb0b15d5cb9e501a69bea8a71958ec2a656461a0d626ad99d"
 _counter = itertools.count()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test using the regtest chain runs in one xdist worker (one chain per session, with
+    ``--dist loadgroup``); tryfirst so that xdist sees the mark."""
+    for item in items:
+        if "regtest" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("regtest"))
+
+
+@pytest.fixture(scope="session")
+def regtest() -> Iterator[RegtestCluster]:
+    """A real Monero regtest cluster, started once per session: see tests/support/regtest.py."""
+    cluster = start_regtest()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")

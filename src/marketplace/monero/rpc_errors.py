@@ -25,7 +25,6 @@ NOT_OPEN = -13
 TX_NOT_POSSIBLE = -16
 NOT_ENOUGH_MONEY = -17
 WALLET_ALREADY_EXISTS = -21
-INVALID_PASSWORD = -22
 ALREADY_MULTISIG = -28
 NOT_MULTISIG = -31
 THRESHOLD_NOT_REACHED = -33
@@ -138,11 +137,9 @@ class WalletExists(RpcError):
 
 
 class WalletNotFound(RpcError):
-    """``open_wallet`` of a file that is not in the wallet dir."""
-
-
-class WrongWalletPassword(RpcError):
-    """``open_wallet`` with a password that does not decrypt the wallet's keys file."""
+    """-1 "Failed to open wallet" on ``open_wallet``: the file is not in the wallet dir, OR the
+    password is wrong (0.18.0.0 answers both with the same code and text), OR the wallet is open in
+    another wallet-rpc (its keys file is locked)."""
 
 
 class WalletNotOpen(RpcError):
@@ -156,7 +153,6 @@ _BY_CODE: dict[int, type[RpcError]] = {
     TX_NOT_POSSIBLE: NoTransactionCreated,
     NOT_ENOUGH_MONEY: InsufficientFunds,
     WALLET_ALREADY_EXISTS: WalletExists,
-    INVALID_PASSWORD: WrongWalletPassword,
     ALREADY_MULTISIG: AlreadyMultisig,
     NOT_MULTISIG: MultisigNotReady,
     THRESHOLD_NOT_REACHED: NotEnoughSigners,
@@ -172,8 +168,6 @@ _BY_TEXT: tuple[tuple[int, str, type[RpcError]], ...] = (
     (MULTISIG_SIGNATURE, "already fully signed", FullySigned),
     (GENERIC_TRANSFER_ERROR, "no unlocked balance", NoTransactionCreated),
     (GENERIC_TRANSFER_ERROR, "lr not found for enough participants", NoTransactionCreated),
-    (UNKNOWN_ERROR, "invalid password", WrongWalletPassword),
-    (UNKNOWN_ERROR, "file not found", WalletNotFound),
     (UNKNOWN_ERROR, "failed to open wallet", WalletNotFound),
     (UNKNOWN_ERROR, "no connection to daemon", RpcUnavailable),
 )
