@@ -3,9 +3,9 @@
 Monero 0.18.0.0 cannot restore a multisig wallet from its seed over RPC, so these copies are the
 restore path. After an escrow's setup, and before its address is shown to anyone, ``back_up``:
 
-1. ``store``s each role's wallet (through its signer);
-2. copies its two files, ``<name>`` (cache) and ``<name>.keys`` (keys, encrypted by the wallet
-   password), from the role's wallet directory;
+1. has each role's signer store its wallet and copy its two files, ``<name>`` (cache) and
+   ``<name>.keys`` (keys, encrypted by the wallet password), out of the role's wallet directory
+   (``copy_files``: under the endpoint's lock, so no save by the wallet-rpc tears the copy);
 3. encrypts each with GnuPG to the operator's backup key (``MARKETPLACE_BACKUP_GPG_RECIPIENT``)
    into ``<backup dir>/<role>/<name>[.keys].gpg``: written to a temporary name in the same
    directory, checked to exist and be non-empty, then renamed into place (a crash leaves either
@@ -41,14 +41,14 @@ class BackupFailed(Exception):
 
 
 class BackedUpSigner(Protocol):
-    """A signer whose wallet files this process can read (the marketplace's own)."""
+    """A signer whose wallet files this process can read (the marketplace's own ``WalletSigner``)."""
 
     @property
     def role(self) -> SignerRole: ...
 
-    wallet_dir: Path
-
-    def store(self, escrow: EscrowWallet) -> None: ...
+    def copy_files(self, escrow: EscrowWallet, directory: Path) -> list[Path]:
+        """Store the wallet and copy ``<name>`` and ``<name>.keys`` into ``directory``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -77,25 +77,22 @@ class GpgBackup:
 
     def back_up(self, escrow: EscrowWallet, signers: Sequence[BackedUpSigner]) -> list[Path]:
         """Store, copy and encrypt every signer's wallet files for ``escrow`` → the backup files."""
-        written = []
+        written: list[Path] = []
+        self.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         for signer in signers:
-            signer.store(escrow)
-            for file_name in (escrow.wallet_name, f"{escrow.wallet_name}.keys"):
-                source = signer.wallet_dir / file_name
-                if not source.is_file():
-                    raise BackupFailed(f"The {signer.role} wallet file {file_name} is missing.")
-                written.append(self.encrypt_file(source, self.path_of(signer.role, file_name)))
+            with tempfile.TemporaryDirectory(prefix=".copy-", dir=self.backup_dir) as scratch:
+                copies = signer.copy_files(escrow, Path(scratch))
+                names = sorted(copy.name for copy in copies)
+                if names != sorted((escrow.wallet_name, f"{escrow.wallet_name}.keys")):
+                    raise BackupFailed(f"The {signer.role} signer copied {names}, not the wallet's two files.")
+                written.extend(self.encrypt_file(copy, self.path_of(signer.role, copy.name)) for copy in copies)
         return written
 
     def encrypt_file(self, source: Path, target: Path) -> Path:
         """Encrypt ``source`` to the recipient into ``target``, atomically; checked non-empty."""
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         command = [*self._gpg(), "--recipient", self.recipient, "--encrypt", "--output"]
-        # gpg reads the source itself: a copy taken now, so the wallet-rpc can keep writing its file.
-        with tempfile.TemporaryDirectory(prefix=".copy-", dir=target.parent) as scratch:
-            copy = Path(scratch) / source.name
-            shutil.copyfile(source, copy)
-            self._run_atomically(command, copy, target, what=f"encrypting {source.name}")
+        self._run_atomically(command, source, target, what=f"encrypting {source.name}")
         return target
 
     def restore(

@@ -248,9 +248,9 @@ class Signer(Protocol):
         ...
 
     def store(self, escrow: EscrowWallet) -> None:
-        """Save the escrow's wallet to disk (before its files are backed up)."""
+        """Save the escrow's wallet to disk."""
         ...
 
     def release(self, escrow: EscrowWallet) -> None:
-        """The escrow has no work for now: close its wallet and let it go to any endpoint next time."""
+        """The escrow has no work for now: its wallet need not stay on the endpoint it is pinned to."""
         ...

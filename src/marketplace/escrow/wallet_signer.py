@@ -3,11 +3,13 @@
 Endpoints. A role has one or more wallet-rpc endpoints sharing its wallet directory and login. An
 endpoint holds one open wallet at a time, so every call to it holds that endpoint's lock (calls to
 one endpoint are serialized; a whole step, open included, runs under it). An escrow's wallet is
-pinned to the endpoint that opened it until ``release``: no other endpoint opens it meanwhile (a
-wallet open in two processes at once would be two writers of one file). A wallet is opened only
-when its endpoint does not have it open already (opening costs 1-3 s of CPU in 0.18.0.0): ``opens``
-counts them. An unpinned wallet goes to the endpoint with the fewest pinned escrows. This holds
-inside one process: each endpoint belongs to one worker process.
+pinned to the endpoint that opened it while it has work (until ``release``, and never while a step
+on it is under way): no other endpoint opens it meanwhile (a wallet open in two processes at once
+would be two writers of one file). An unpinned wallet goes back to the endpoint that still has it
+open, else to the endpoint with the fewest pinned escrows. A wallet is opened only when its
+endpoint does not have it open already (opening costs 1-3 s of CPU in 0.18.0.0); ``opens`` and
+``opens_by_wallet`` count them. This holds inside one process: an endpoint belongs to one worker
+process (two workers sharing endpoints would each believe its own wallet open there).
 
 Nonces (MONERO-REGTEST.md, "Paying out safely"). A wallet keeps its signing nonces in memory until
 stored; a wallet-rpc killed after a signature comes back with the used nonces on disk, and signing
@@ -34,6 +36,7 @@ Health: each endpoint's last success and last failure (``health()``), for the wo
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -155,6 +158,7 @@ class WalletSigner:
         ]
         self._state = threading.Lock()
         self._pins: dict[str, int] = {}
+        self._busy: Counter[str] = Counter()  # steps under way per wallet (a busy wallet stays pinned)
         self._vouched: set[str] = set()
         self._closed_cleanly: set[str] = set()
         self.opens_by_wallet: Counter[str] = Counter()
@@ -374,21 +378,29 @@ class WalletSigner:
     def store(self, escrow: EscrowWallet) -> None:
         self._run(escrow, lambda rpc: rpc.store())
 
-    def release(self, escrow: EscrowWallet) -> None:
+    def copy_files(self, escrow: EscrowWallet, directory: Path) -> list[Path]:
+        """Store the wallet and copy its two files (``<name>``, ``<name>.keys``) into ``directory``,
+        under the endpoint's lock, so no close or save by the wallet-rpc can tear the copy."""
         name = escrow.wallet_name
+
+        def step(rpc: WalletRpc) -> list[Path]:
+            rpc.store()
+            copies = []
+            for file_name in (name, f"{name}.keys"):
+                source = self.wallet_dir / file_name
+                if not source.is_file():
+                    raise SignerError(f"The wallet file {file_name} is missing.", role=self._role, wallet_name=name)
+                copies.append(Path(shutil.copyfile(source, directory / file_name)))
+            return copies
+
+        return self._run(escrow, step)
+
+    def release(self, escrow: EscrowWallet) -> None:
+        """The escrow has no work for now: unpin it (unless a step is under way). Its wallet stays
+        open until another wallet needs the endpoint; its next step goes where it is still open."""
         with self._state:
-            index = self._pins.get(name)
-        if index is None:
-            return
-        endpoint = self._endpoints[index]
-        with endpoint.lock:
-            try:
-                if endpoint.open_wallet == name:
-                    self._close(endpoint)
-            finally:
-                with self._state:
-                    if self._pins.get(name) == index:
-                        del self._pins[name]
+            if not self._busy[escrow.wallet_name]:
+                self._pins.pop(escrow.wallet_name, None)
 
     # -- the machinery
 
@@ -396,19 +408,42 @@ class WalletSigner:
         return self._passwords.password(escrow.wallet_name, self._role.value)
 
     def _pick(self, name: str) -> _Endpoint:
+        """The endpoint for a step on ``name``: where it is pinned, else where it is still open (never
+        another: the file would have two writers), else the endpoint with the fewest pinned escrows."""
         with self._state:
             index = self._pins.get(name)
             if index is None:
-                load = Counter(self._pins.values())
-                index = min(range(len(self._endpoints)), key=lambda candidate: (load[candidate], candidate))
+                holding = [endpoint.index for endpoint in self._endpoints if endpoint.open_wallet == name]
+                if holding:
+                    index = holding[0]
+                else:
+                    load = Counter(self._pins.values())
+                    index = min(range(len(self._endpoints)), key=lambda candidate: (load[candidate], candidate))
                 self._pins[name] = index
+            self._busy[name] += 1
             return self._endpoints[index]
+
+    def _set_open(self, endpoint: _Endpoint, name: str | None) -> None:
+        with self._state:
+            endpoint.open_wallet = name
 
     def _run(
         self, escrow: EscrowWallet, step: Callable[[WalletRpc], T], *, create: bool = False, vouched: bool = False
     ) -> T:
         name = escrow.wallet_name
         endpoint = self._pick(name)
+        try:
+            return self._run_on(endpoint, escrow, step, create=create, vouched=vouched)
+        finally:
+            with self._state:
+                self._busy[name] -= 1
+                if not self._busy[name]:
+                    del self._busy[name]
+
+    def _run_on(
+        self, endpoint: _Endpoint, escrow: EscrowWallet, step: Callable[[WalletRpc], T], *, create: bool, vouched: bool
+    ) -> T:
+        name = escrow.wallet_name
         with endpoint.lock:
             try:
                 result = self._run_locked(endpoint, escrow, step, create=create, vouched=vouched)
@@ -420,7 +455,7 @@ class WalletSigner:
                 if not error.reached_server:
                     # The process is not there: nothing can have the wallet open, it may go elsewhere.
                     with self._state:
-                        if self._pins.get(name) == endpoint.index:
+                        if self._pins.get(name) == endpoint.index and self._busy[name] == 1:
                             del self._pins[name]
                     raise EndpointUnavailable(
                         f"The {self._role} wallet-rpc {endpoint.health.url} is unreachable.",
@@ -467,7 +502,7 @@ class WalletSigner:
         else:
             endpoint.rpc.open_wallet(name, password)
         endpoint.health.opens += 1
-        endpoint.open_wallet = name
+        self._set_open(endpoint, name)
         with self._state:
             self.opens_by_wallet[name] += 1
             if name not in self._closed_cleanly:
@@ -482,7 +517,7 @@ class WalletSigner:
         except WalletNotOpen:
             self._lost(endpoint, restarted=True)
             return
-        endpoint.open_wallet = None
+        self._set_open(endpoint, None)
         if name is not None:
             with self._state:
                 self._closed_cleanly.add(name)
@@ -490,7 +525,7 @@ class WalletSigner:
     def _lost(self, endpoint: _Endpoint, *, restarted: bool) -> None:
         """The endpoint may have lost its open wallet uncleanly: it is no longer vouched for."""
         name = endpoint.open_wallet
-        endpoint.open_wallet = None
+        self._set_open(endpoint, None)
         if restarted:
             endpoint.health.restarts_detected += 1
         if name is not None:
