@@ -1,0 +1,1 @@
+"""Tests of the escrow: signers, the multisig protocol, payments and key backups."""
