@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import text
 from marketplace.db.base import utcnow
 from marketplace.db.engine import Database
 from marketplace.jobs import queue
+from marketplace.jobs.health import MONEROD, HealthCheck, recorded_health
 from marketplace.jobs.models import JobState
 from marketplace.jobs.queue import BACKOFF_BASE_SECONDS, BACKOFF_JITTER
 from marketplace.jobs.worker import Handler, JobContext, JobOutcome, RunResult, Worker
@@ -211,3 +213,70 @@ def test_each_job_logs_its_start_and_end(database: Database, caplog: pytest.LogC
     assert vars(lines[1])["result"] == "failed"
     assert vars(lines[1])["error"] == "ValueError: refused by the co-signer"
     assert lines[1].levelname == "ERROR"
+
+
+def test_a_long_job_keeps_its_lease_while_it_runs(database: Database) -> None:
+    """The worker renews the lease of a job that outlasts it, so no other worker takes a job still running."""
+    release = threading.Event()
+
+    def long_step(ctx: JobContext) -> JobOutcome:
+        assert release.wait(WAIT_S)
+        return JobOutcome.done()
+
+    job_id = add_job(database, "sync")
+    start = utcnow()
+    clock = [start]
+    worker = Worker(database, {"sync": long_step}, worker_id="A", lease_seconds=LEASE, clock=lambda: clock[0])
+    runs: list[object] = []
+    thread = threading.Thread(target=lambda: runs.append(worker.run_once()), daemon=True)
+    thread.start()
+    first_expiry = start + timedelta(seconds=LEASE)
+    deadline = time.monotonic() + WAIT_S
+    while read_job(database, job_id).lease_expires_at != first_expiry and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the claim is written
+    assert read_job(database, job_id).claimed_by == "A"
+    clock[0] = start + timedelta(seconds=LEASE / 2)  # half the lease gone: the worker renews it
+    while read_job(database, job_id).lease_expires_at == first_expiry and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stolen = queue.claim(database, "B", lease_seconds=LEASE, now=first_expiry + timedelta(seconds=1))
+    release.set()
+    thread.join(WAIT_S)
+
+    assert stolen is None
+    assert read_job(database, job_id).state is JobState.DONE
+    assert getattr(runs[0], "result", None) is RunResult.DONE
+
+
+def test_run_forever_records_the_probe_and_stops_when_asked(database: Database) -> None:
+    probed = threading.Event()
+
+    def probe() -> list[HealthCheck]:
+        probed.set()
+        return [HealthCheck(MONEROD, ok=False, detail="RpcUnavailable: connection refused")]
+
+    done_jobs: list[int] = []
+    job_id = add_job(database, "tick")
+    worker = Worker(
+        database,
+        {"tick": lambda ctx: done_jobs.append(ctx.job.id) or JobOutcome.done()},
+        worker_id="w1",
+        lease_seconds=LEASE,
+        poll_seconds=0.05,
+        probe=probe,
+        probe_seconds=0.05,
+    )
+    thread = threading.Thread(target=worker.run_forever, daemon=True)
+    thread.start()
+    assert probed.wait(WAIT_S)
+    deadline = time.monotonic() + WAIT_S
+    while not done_jobs and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.stop()
+    thread.join(WAIT_S)
+
+    assert not thread.is_alive()
+    assert done_jobs == [job_id]
+    assert read_job(database, job_id).state is JobState.DONE
+    with database.session() as db:
+        health = recorded_health(db)[MONEROD]
+    assert (health.ok, health.detail) == (False, "RpcUnavailable: connection refused")
