@@ -340,6 +340,41 @@ class Settings(BaseSettings):
         default=3, ge=1, le=1000, description="Orders a buyer may have placed and not yet paid at once."
     )
 
+    # The worker (`marketplace worker`) and what /ready makes of its health record.
+    worker_lease_seconds: int = Field(
+        default=120,
+        ge=3,
+        le=24 * 3600,
+        description=(
+            "How long a worker holds a job without renewing its lease (it renews it every third of this while "
+            "the job runs); a job whose worker stopped without finishing is claimed again once the lease expires."
+        ),
+    )
+    worker_poll_seconds: float = Field(
+        default=2.0, gt=0, le=3600, description="How long an idle worker waits before it looks for due jobs again."
+    )
+    worker_stop_grace_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        le=3600,
+        description=(
+            "On SIGTERM or SIGINT the worker lets the job it is running finish its step for this long, then gives "
+            "it back to the queue (no attempt counted) and exits."
+        ),
+    )
+    worker_probe_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="How often the worker checks monerod and every signer endpoint."
+    )
+    health_stale_seconds: int = Field(
+        default=120,
+        ge=1,
+        le=7 * 24 * 3600,
+        description=(
+            "With escrow on, /ready is not ready when the worker's last check of a dependency is older than this "
+            "(keep it a few times worker_probe_seconds)."
+        ),
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

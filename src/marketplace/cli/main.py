@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from marketplace import __version__
-from marketplace.cli import db, dev, users
+from marketplace.cli import db, dev, jobs, users
 from marketplace.cli.errors import MarketplaceGroup
 from marketplace.cli.exit_codes import ExitCode
 from marketplace.cli.output import JsonOutput, report
@@ -30,6 +30,8 @@ app = typer.Typer(
 app.command("serve")(serve)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
+app.command("worker")(jobs.worker)
+app.add_typer(jobs.app, name="jobs")
 app.add_typer(dev.app, name="dev")
 
 

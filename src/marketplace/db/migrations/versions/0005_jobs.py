@@ -1,4 +1,4 @@
-"""the job table the worker claims its work from
+"""the job table the worker claims its work from, and the worker's record of service health
 
 Revision ID: 0005
 Revises: 0004
@@ -6,6 +6,8 @@ Create Date: 2026-11-30
 
 ``jobs``: one row per piece of work for ``marketplace worker`` (kind, order, JSON payload, state,
 not-before time, attempts, lease, final error), with an index on ``(state, run_at)`` for claiming.
+``service_health``: the worker's last check of each dependency (monerod, each signer endpoint),
+which ``/ready`` reads (the web process never calls them).
 """
 
 from collections.abc import Sequence
@@ -40,9 +42,19 @@ def upgrade() -> None:
     )
     op.create_index("ix_jobs_state_run_at", "jobs", ["state", "run_at"])
     op.create_index(op.f("ix_jobs_order_id"), "jobs", ["order_id"])
+    op.create_table(
+        "service_health",
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("ok", sa.Boolean(), nullable=False),
+        sa.Column("checked_at", sa.DateTime(), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.Column("latency_ms", sa.Float(), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_service_health")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("service_health")
     op.drop_index(op.f("ix_jobs_order_id"), table_name="jobs")
     op.drop_index("ix_jobs_state_run_at", table_name="jobs")
     op.drop_table("jobs")
