@@ -299,20 +299,29 @@ class Settings(BaseSettings):
         default=10, ge=1, le=1000, description="Confirmations a payment (and a payout) needs before it counts."
     )
     payment_window_seconds: int = Field(
-        default=24 * 3600, ge=60, description="How long a placed order waits for its payment before it expires."
+        default=24 * 3600, ge=1, description="How long a placed order waits for its payment before it expires."
     )
     ship_window_seconds: int = Field(
         default=5 * 24 * 3600,
-        ge=60,
+        ge=1,
         description="After funding, the vendor ships within this; later, the buyer may cancel alone (refund).",
     )
     finalize_window_seconds: int = Field(
         default=14 * 24 * 3600,
-        ge=60,
+        ge=1,
         description="After shipping, a buyer silent this long lets the payment go to the vendor (release).",
     )
     dispute_sla_seconds: int = Field(
-        default=48 * 3600, ge=60, description="A dispute untouched this long is marked overdue in the arbiters' list."
+        default=48 * 3600, ge=1, description="A dispute untouched this long is marked overdue in the arbiters' list."
+    )
+    payment_poll_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        le=3600,
+        description=(
+            "How often the worker looks at an escrow waiting for a payment or a payout's confirmations; "
+            "a wallet is opened only when the chain height moved since the last look."
+        ),
     )
     late_payment_watch_seconds: int = Field(
         default=7 * 24 * 3600,
