@@ -58,7 +58,15 @@ def make_gpg_key(home: Path) -> str:
         check=True,
         capture_output=True,
     )
+    stop_gpg_agent(home)
     return fingerprint
+
+
+def stop_gpg_agent(home: Path) -> None:
+    """Stop the gpg-agent that generating (or decrypting) started for ``home``: no leftover process."""
+    gpgconf = shutil.which("gpgconf")
+    assert gpgconf is not None, "gpgconf is missing: apt-get install gpg"
+    subprocess.run([gpgconf, "--homedir", str(home), "--kill", "gpg-agent"], check=True, capture_output=True)
 
 
 class FilesSigner:
@@ -106,6 +114,7 @@ def test_each_wallet_file_is_stored_encrypted_to_the_operator_and_restores_elsew
     elsewhere = tmp_path / "restored"
     elsewhere.mkdir()
     restored = backup.restore(escrow, "vendor", elsewhere)
+    stop_gpg_agent(tmp_path / "gnupg")
     assert [path.read_bytes() for path in restored] == [b"cache of " + b"vendor" * 1000, b"keys of vendor"]
     assert sorted(path.name for path in elsewhere.iterdir()) == [escrow.wallet_name, f"{escrow.wallet_name}.keys"]
 

@@ -36,7 +36,7 @@ from marketplace.escrow.wallet_signer import WalletSigner
 from marketplace.monero.rpc import WalletRpc
 from marketplace.monero.rpc_errors import RpcUnavailable, TransactionRejected
 from tests.escrow.plans import plan
-from tests.escrow.test_key_backup import make_gpg_key
+from tests.escrow.test_key_backup import make_gpg_key, stop_gpg_agent
 from tests.support.regtest import RegtestCluster
 
 XMR = 10**12
@@ -244,6 +244,7 @@ def test_a_wallet_restored_from_its_backup_in_another_wallet_rpc_signs_a_payout(
     held = escrow.fund(3 * XMR)
     url, wallet_dir = spare_wallet_rpc
     backup.restore(escrow.wallet, "arbiter", wallet_dir)
+    stop_gpg_agent(tmp_path / "gnupg")
     restored = WalletSigner(SignerRole.ARBITER, [url], login=None, wallet_dir=wallet_dir, passwords=escrow.passwords)
     buyer_address = escrow.cluster.new_personal_address()
     refund = plan([Destination(buyer_address, held)], escrow_address=escrow.address)

@@ -14,8 +14,12 @@ on it meets the same refusals as on regtest:
   submitting the same one twice answers the same txids.
 
 Deterministic: txids and addresses are hashes of what they describe. Tests set balances with
-``network.pay``, move the chain with ``network.mine``, make a step fail once with
-``signer.fail_next(method, error)`` and make the next proposal lie with ``network.tamper``.
+``network.pay``, move the chain with ``network.mine``, drop a submitted payout from the pool with
+``network.drop``, make a step fail once with ``signer.fail_next(method, error)`` (``"probe"``
+too) and make the next proposal lie with ``network.tamper``.
+
+``fake_stack()`` is an ``EscrowStack`` over three fake signers, a ``FakeDaemon`` and a
+``FakeBackup`` (which records what it backed up), for fast tests of the job handlers.
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from marketplace.escrow.payments import WalletPaymentDetector
 from marketplace.escrow.signer import (
     Destination,
     EscrowWallet,
@@ -44,7 +51,10 @@ from marketplace.escrow.signer import (
     SignerRole,
     TxDescription,
 )
-from marketplace.monero.rpc_errors import AlreadySigned, NotEnoughSigners, TransactionRejected
+from marketplace.escrow.stack import DETECTOR_ROLE, EscrowStack
+from marketplace.escrow.wallet_signer import EndpointHealth
+from marketplace.monero.rpc import DaemonInfo, DaemonTransaction
+from marketplace.monero.rpc_errors import AlreadySigned, NotEnoughSigners, RpcError, TransactionRejected
 
 UNLOCK_BLOCKS = 10
 SETUP_ROUNDS = 3  # make_multisig and two exchange rounds, as 0.18.0.0 for 2-of-3
@@ -129,6 +139,17 @@ class FakeNetwork:
     def held(self, wallet_name: str) -> int:
         return sum(output.amount_atomic for output in self.outputs[wallet_name] if output.spent_by is None)
 
+    def drop(self, txid: str) -> None:
+        """A submitted payout leaves the pool (or the chain, in a reorg) for good: its outputs are
+        unspent again."""
+        with self.lock:
+            self.submitted.pop(txid)
+            self.mined.pop(txid, None)
+            for outputs in self.outputs.values():
+                for output in outputs:
+                    if output.spent_by == txid:
+                        output.spent_by = None
+
 
 class FakeSigner:
     """One party over a ``FakeNetwork`` (see the module docstring)."""
@@ -147,6 +168,22 @@ class FakeSigner:
     def fail_next(self, method: str, error: Exception) -> None:
         """The next call of ``method`` raises ``error`` (before doing anything)."""
         self._failures[method].append(error)
+
+    def probe(self) -> list[EndpointHealth]:
+        """One health record for the signer's one (imaginary) endpoint: down once per queued
+        ``fail_next("probe", error)``."""
+        self.calls["probe"] += 1
+        health = EndpointHealth(self._role.value, f"fake://{self._role.value}", latency_ms=0.0)
+        if self._failures["probe"]:
+            error = self._failures["probe"].pop(0)
+            health.last_error_at = datetime.now(UTC)
+            health.last_error = error.message if isinstance(error, RpcError) else str(error)
+        else:
+            health.last_ok_at = datetime.now(UTC)
+        return [health]
+
+    def close(self) -> None:
+        self.calls["close"] += 1
 
     def crash(self) -> None:
         """An unclean restart: every wallet of this signer has lost its vouched nonces."""
@@ -340,3 +377,118 @@ class FakeSigner:
                 role=self._role,
                 wallet_name=escrow.wallet_name,
             )
+
+
+class FakeDaemon:
+    """monerod over a ``FakeNetwork``: the calls ``EscrowStack`` makes of ``DaemonRpc``.
+
+    Its height counts blocks, as monerod's does: one more than ``network.height`` (the top
+    block's), so a transaction in the top block has ``get_height() - block_height == 1``
+    confirmation.
+    """
+
+    url = "fake://monerod"
+
+    def __init__(self, network: FakeNetwork) -> None:
+        self.network = network
+        self.failures: list[Exception] = []  # raised, one per call, before answering
+
+    def _enter(self) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+
+    def get_info(self) -> DaemonInfo:
+        self._enter()
+        with self.network.lock:
+            pool = [txid for txid in self.network.submitted if txid not in self.network.mined]
+            return DaemonInfo(
+                height=self.network.height + 1,
+                nettype="fakechain",
+                top_block_hash=_digest("block", self.network.height),
+                tx_pool_size=len(pool),
+                synchronized=True,
+            )
+
+    def get_height(self) -> int:
+        self._enter()
+        return self.network.height + 1
+
+    def is_key_image_spent(self, key_images: Sequence[str]) -> list[int]:
+        self._enter()
+        return self.network.key_image_spent(key_images)
+
+    def get_transactions(self, txids: Sequence[str], *, decode: bool = False) -> list[DaemonTransaction]:
+        """Payouts submitted and payments made on the network; anything else is not found."""
+        self._enter()
+        with self.network.lock:
+            heights: dict[str, int | None] = {txid: self.network.mined.get(txid) for txid in self.network.submitted}
+            for outputs in self.network.outputs.values():
+                heights.update({output.txid: output.height for output in outputs})
+            answers = []
+            for txid in txids:
+                found = txid in heights
+                height = heights.get(txid)
+                answers.append(
+                    DaemonTransaction(
+                        txid=txid,
+                        found=found,
+                        in_pool=found and height is None,
+                        block_height=height,
+                        double_spend_seen=False,
+                        as_json="",
+                    )
+                )
+            return answers
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class FakeBackup:
+    """Records each escrow it backs up (``backed_up``: wallet names, in order); ``fail_next`` makes
+    the next backup raise."""
+
+    backed_up: list[str] = field(default_factory=list)
+    failures: list[Exception] = field(default_factory=list)
+
+    def fail_next(self, error: Exception) -> None:
+        self.failures.append(error)
+
+    def back_up(self, escrow: EscrowWallet) -> list[Path]:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.backed_up.append(escrow.wallet_name)
+        return [
+            Path(role.value) / f"{escrow.wallet_name}{suffix}.gpg" for role in SignerRole for suffix in ("", ".keys")
+        ]
+
+
+@dataclass(kw_only=True)
+class FakeEscrowStack(EscrowStack):
+    """An ``EscrowStack`` whose parts are fakes, typed as such for tests (``fake_stack``)."""
+
+    network: FakeNetwork
+    fake_signers: dict[SignerRole, FakeSigner]
+    fake_daemon: FakeDaemon
+    fake_backup: FakeBackup
+
+
+def fake_stack(network: FakeNetwork | None = None) -> FakeEscrowStack:
+    """An ``EscrowStack`` over three ``FakeSigner``s, a ``FakeDaemon`` and a ``FakeBackup`` sharing
+    one ``FakeNetwork`` (a new one unless given)."""
+    network = network if network is not None else FakeNetwork()
+    signers = {role: FakeSigner(role, network) for role in SignerRole}
+    daemon = FakeDaemon(network)
+    backup = FakeBackup()
+    return FakeEscrowStack(
+        daemon=daemon,
+        signers=signers,
+        backup=backup,
+        detector=WalletPaymentDetector(signers[DETECTOR_ROLE], daemon.get_height),
+        nettype="fakechain",
+        network=network,
+        fake_signers=signers,
+        fake_daemon=daemon,
+        fake_backup=backup,
+    )

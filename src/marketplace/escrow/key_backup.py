@@ -18,10 +18,15 @@ from the master key (``wallet_passwords``), which the operator backs up separate
 
 ``restore`` does the reverse into any wallet directory (a different wallet-rpc's): decrypt both
 files, atomically; then open the wallet there, refresh, and make a fresh exchange before signing.
+
+In development without ``MARKETPLACE_BACKUP_GPG_RECIPIENT``, ``development_backup_key`` generates
+a backup key once in ``<data dir>/gnupg`` (no passphrase: development only) and the log says so.
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import os
 import shutil
 import subprocess
@@ -34,6 +39,10 @@ from typing import Protocol
 from marketplace.escrow.signer import EscrowWallet, SignerRole
 
 GPG_TIMEOUT = 60.0  # seconds per file
+DEVELOPMENT_GPG_HOME = "gnupg"  # under the data directory
+DEVELOPMENT_USER_ID = "marketplace-backup@development.invalid"
+
+log = logging.getLogger("marketplace.escrow")
 
 
 class BackupFailed(Exception):
@@ -71,6 +80,25 @@ class GpgBackup:
         if self.gpg_home is not None:
             command += ["--homedir", str(self.gpg_home)]
         return command
+
+    def check(self) -> None:
+        """Raise ``BackupFailed`` unless gpg is installed and holds a usable encryption key for the
+        recipient (so a missing key stops the start, not the first escrow's setup)."""
+        result = subprocess.run(  # noqa: S603 - a fixed command, no shell, no secret in it
+            [*self._gpg(), "--with-colons", "--list-keys", self.recipient],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=GPG_TIMEOUT,
+            check=False,
+        )
+        where = f"the GnuPG home {self.gpg_home}" if self.gpg_home is not None else "gpg's default home"
+        if result.returncode != 0:
+            raise BackupFailed(f"{where} holds no public key {self.recipient!r}.")
+        records = [line.split(":") for line in result.stdout.splitlines()]
+        usable = any(fields[0] == "pub" and len(fields) > 11 and "E" in fields[11] for fields in records)
+        if not usable:
+            raise BackupFailed(f"The key {self.recipient!r} in {where} cannot encrypt (no usable encryption subkey).")
 
     def path_of(self, role: str, file_name: str) -> Path:
         return self.backup_dir / role / f"{file_name}.gpg"
@@ -140,6 +168,78 @@ class GpgBackup:
             _fsync_directory(target.parent)
         finally:
             temporary.unlink(missing_ok=True)
+
+
+def development_backup_key(data_dir: Path) -> tuple[Path, str]:
+    """The development backup key: ``(gpg home, fingerprint)``, generated once in
+    ``<data_dir>/gnupg`` (ed25519 to certify, cv25519 to encrypt, no passphrase), with a warning
+    in the log when it is made. Safe against two processes starting at once (a file lock)."""
+    gpg = shutil.which("gpg")
+    if gpg is None:
+        raise BackupFailed("gpg is not installed (Debian: apt-get install gpg).")
+    home = data_dir / DEVELOPMENT_GPG_HOME
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / f"{DEVELOPMENT_GPG_HOME}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fingerprint, can_encrypt = _existing_key(gpg, home)
+        if fingerprint is not None and can_encrypt:
+            return home, fingerprint
+        home.mkdir(mode=0o700, exist_ok=True)
+        if fingerprint is None:
+            _gpg_run(gpg, home, "--quick-gen-key", DEVELOPMENT_USER_ID, "ed25519", "cert", "never")
+            fingerprint, _ = _existing_key(gpg, home)
+            if fingerprint is None:
+                raise BackupFailed(f"gpg made no key in {home}.")
+        # A crash between the two steps left a key that cannot encrypt: give it its subkey.
+        _gpg_run(gpg, home, "--quick-add-key", fingerprint, "cv25519", "encr", "never")
+        _stop_agent(home)
+    log.warning(
+        "development: generated a GnuPG backup key (no passphrase) for escrow wallet backups",
+        extra={"event": "escrow.backup_key_generated", "path": str(home), "fingerprint": fingerprint},
+    )
+    return home, fingerprint
+
+
+def _gpg_run(gpg: str, home: Path, *arguments: str) -> str:
+    result = subprocess.run(  # noqa: S603 - a fixed command, no shell, no secret in it
+        [gpg, "--batch", "--no-tty", "--homedir", str(home), "--passphrase", "", *arguments],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=GPG_TIMEOUT,
+        check=False,
+    )
+    if result.returncode != 0:
+        detail = result.stderr.strip().splitlines()[-1:] or ["no detail"]
+        raise BackupFailed(f"gpg {arguments[0]} failed in {home} (exit {result.returncode}): {detail[0]}")
+    return result.stdout
+
+
+def _existing_key(gpg: str, home: Path) -> tuple[str | None, bool]:
+    """The development key's fingerprint in ``home`` (None: there is none) and whether it has an
+    encryption subkey."""
+    if not (home / "pubring.kbx").is_file():
+        return None, False
+    try:
+        output = _gpg_run(gpg, home, "--with-colons", "--list-keys", DEVELOPMENT_USER_ID)
+    except BackupFailed:
+        return None, False  # no such key: gpg exits 2
+    records = [line.split(":") for line in output.splitlines()]
+    primary = next((fields[9] for fields in records if fields[0] == "fpr" and len(fields) > 9), None)
+    can_encrypt = any(fields[0] == "sub" and len(fields) > 11 and "e" in fields[11] for fields in records)
+    return primary, can_encrypt
+
+
+def _stop_agent(home: Path) -> None:
+    """Key generation started a gpg-agent for ``home``; encrypting needs none, so stop it."""
+    gpgconf = shutil.which("gpgconf")
+    if gpgconf is not None:
+        subprocess.run(  # noqa: S603 - a fixed command, no shell
+            [gpgconf, "--homedir", str(home), "--kill", "gpg-agent"],
+            capture_output=True,
+            timeout=GPG_TIMEOUT,
+            check=False,
+        )
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -66,7 +67,13 @@ from marketplace.escrow.signer import (
 from marketplace.escrow.wallet_passwords import WalletPasswords
 from marketplace.monero.rpc import DEFAULT_TIMEOUT, Balance, JsonObject, TransferDescription, WalletRpc
 from marketplace.monero.rpc import Proposal as BuiltProposal
-from marketplace.monero.rpc_errors import InsufficientFunds, NoTransactionCreated, RpcUnavailable, WalletNotOpen
+from marketplace.monero.rpc_errors import (
+    InsufficientFunds,
+    NoTransactionCreated,
+    RpcError,
+    RpcUnavailable,
+    WalletNotOpen,
+)
 
 T = TypeVar("T")
 
@@ -89,6 +96,7 @@ class EndpointHealth:
     restarts_detected: int = 0
     opens: int = 0
     calls: int = 0
+    latency_ms: float | None = None  # of the last probe
 
     @property
     def ok(self) -> bool:
@@ -185,15 +193,19 @@ class WalletSigner:
         return records
 
     def probe(self) -> list[EndpointHealth]:
-        """Ask every endpoint ``get_version`` (it opens nothing) and return the health records."""
+        """Ask every endpoint ``get_version`` (it opens nothing) and return the health records.
+
+        Any error counts as down (unreachable, a refused login, ...): ``last_error`` says which."""
         for endpoint in self._endpoints:
             with endpoint.lock:
+                started = time.monotonic()
                 try:
                     endpoint.rpc.get_version()
-                except RpcUnavailable as error:
+                except RpcError as error:
                     self._failed(endpoint, error)
                 else:
                     self._succeeded(endpoint)
+                endpoint.health.latency_ms = (time.monotonic() - started) * 1000
         return self.health()
 
     @property
@@ -536,7 +548,7 @@ class WalletSigner:
     def _succeeded(self, endpoint: _Endpoint) -> None:
         endpoint.health.last_ok_at = _now()
 
-    def _failed(self, endpoint: _Endpoint, error: RpcUnavailable) -> None:
+    def _failed(self, endpoint: _Endpoint, error: RpcError) -> None:
         endpoint.health.last_error_at = _now()
         endpoint.health.last_error = error.message
 
