@@ -8,6 +8,7 @@ a file copy for SQLite, ``CREATE DATABASE ... TEMPLATE`` for PostgreSQL.
 from __future__ import annotations
 
 import itertools
+import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,14 +21,16 @@ from sqlalchemy import create_engine, text
 from marketplace.accounts.models import Role, User
 from marketplace.db.engine import Database, make_engine
 from marketplace.db.migrate import upgrade
+from marketplace.escrow.key_backup import stop_gpg_agent
 from marketplace.listings.models import Listing
+from marketplace.monero.regtest import RegtestCluster, start_regtest
 from marketplace.settings import Settings, load_settings
 from marketplace.web.app import create_app
 from tests.support.client import SiteClient
+from tests.support.escrow_stack import BackupKey, escrow_overrides, make_backup_key
 from tests.support.factories import DEFAULT_PASSWORD, Person, create_user, insert_listing, sign_in_directly
 from tests.support.live_server import serve
 from tests.support.postgres import PostgresServer, start_postgres
-from tests.support.regtest import RegtestCluster, start_regtest
 
 # From secrets.token_hex(32): production settings refuse anything less random.
 TEST_SECRET_KEY = "e90ebc3bb54e30ddb0b15d5cb9e501a69bea8a71958ec2a656461a0d626ad99d"
@@ -45,12 +48,39 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def regtest() -> Iterator[RegtestCluster]:
-    """A real Monero regtest cluster, started once per session: see tests/support/regtest.py."""
+    """A real Monero regtest cluster, started once per session: see marketplace/monero/regtest.py."""
     cluster = start_regtest()
     try:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def backup_gpg_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackupKey]:
+    """The operator's backup key of the session: ``(home, fingerprint)``, with ``.decrypt(path)``."""
+    key = make_backup_key(tmp_path_factory.mktemp("backup-gpg") / "gnupg")
+    try:
+        yield key
+    finally:
+        stop_gpg_agent(key.home)
+
+
+@pytest.fixture(scope="session")
+def wallet_master_key() -> str:
+    """The escrow wallets' master key of the session (random, as production demands)."""
+    return secrets.token_hex(32)
+
+
+@pytest.fixture
+def escrow_settings(
+    regtest: RegtestCluster, backup_gpg_key: BackupKey, wallet_master_key: str, tmp_path: Path
+) -> dict[str, Any]:
+    """Settings overrides that turn escrow on against the regtest cluster (tests/support/escrow_stack.py);
+    use them as ``settings_overrides``, adding the windows the test needs."""
+    return escrow_overrides(
+        regtest, backup_key=backup_gpg_key, backup_dir=tmp_path / "backups", master_key=wallet_master_key
+    )
 
 
 @pytest.fixture(scope="session")

@@ -248,3 +248,42 @@ def _fsync_directory(directory: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def make_throwaway_key(gpg_home: Path, user_id: str) -> str:
+    """Make a fresh GnuPG home with one key pair WITHOUT a passphrase (ed25519 to certify and
+    sign, cv25519 to encrypt) → its fingerprint.
+
+    For regtest only: the test suite and the bench encrypt to it and decrypt with it. Never for
+    real funds (an operator's backup key is made and kept offline by the operator). Stop the
+    GnuPG agent it starts with ``stop_gpg_agent`` when done.
+    """
+    gpg = shutil.which("gpg")
+    if gpg is None:
+        raise BackupFailed("gpg is not installed (Debian: apt-get install gpg).")
+    gpg_home.mkdir(mode=0o700, parents=True)
+    base = [gpg, "--batch", "--no-tty", "--homedir", str(gpg_home)]
+    generate = [*base, "--passphrase", "", "--quick-gen-key", user_id, "future-default", "default", "never"]
+    created = subprocess.run(generate, capture_output=True, timeout=GPG_TIMEOUT, check=False)  # noqa: S603
+    if created.returncode != 0:
+        raise BackupFailed(f"gpg could not make a key: {created.stderr.decode(errors='replace').strip()}")
+    listing = subprocess.run(  # noqa: S603
+        [*base, "--with-colons", "--list-keys", user_id],
+        capture_output=True,
+        text=True,
+        timeout=GPG_TIMEOUT,
+        check=True,
+    ).stdout
+    return next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+
+
+def stop_gpg_agent(gpg_home: Path) -> None:
+    """Stop the GnuPG agent (and any other daemon) that gpg started for ``gpg_home``."""
+    gpgconf = shutil.which("gpgconf")
+    if gpgconf is not None:
+        subprocess.run(  # noqa: S603
+            [gpgconf, "--homedir", str(gpg_home), "--kill", "all"],
+            capture_output=True,
+            timeout=GPG_TIMEOUT,
+            check=False,
+        )
