@@ -11,11 +11,15 @@ dependencies of ``marketplace.web.dependencies`` (so a test swaps one with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from marketplace.db.engine import Database
 from marketplace.listings.catalog_cache import Catalog, CatalogVersionReader
 from marketplace.settings import Settings
+
+if TYPE_CHECKING:
+    from marketplace.escrow.stack import EscrowStack
 
 
 @dataclass
@@ -23,9 +27,25 @@ class Runtime:
     settings: Settings
     database: Database
     catalog: Catalog
+    _escrow: EscrowStack | None = field(default=None, repr=False)
+
+    def escrow_stack(self) -> EscrowStack | None:
+        """The signers and the daemon client (built on first use), or None when escrow is off.
+
+        For the worker only: the web process never calls a wallet or the daemon (it records a job).
+        Raises ``EscrowConfigurationError`` when escrow is on but cannot work (a missing wallet
+        directory or backup key).
+        """
+        if self._escrow is None:
+            from marketplace.escrow.stack import EscrowStack  # imported here: the web process never needs it
+
+            self._escrow = EscrowStack.from_settings(self.settings)
+        return self._escrow
 
     def close(self) -> None:
         """Release what the process holds (connections); the runtime is unusable afterwards."""
+        if self._escrow is not None:
+            self._escrow.close()
         self.catalog.close()
         self.database.dispose()
 
