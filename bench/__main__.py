@@ -1,6 +1,6 @@
 """``python -m bench``: the HTTP benchmark of issue 2 (see docs/performance.md for how to read it).
 
-Default run (about 7.5 minutes): 10,000 listings; for uvicorn and then granian, 2 workers each,
+Default run (about 9 minutes): 10,000 listings; for uvicorn and then granian, 2 workers each,
 every default endpoint for 20 s at 10 and then 50 connections after a 2 s warm-up; then the
 write-then-read check; then the peak memory of one upload for the worst image files
 (``bench/image_memory.py``, issue 6; alone with ``--images-only``); then the escrow figures on a
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.escrow_only:
         return _escrow_only(console, args)
-    facts = machine_facts()
+    facts = {**machine_facts(), **escrow.versions()}
     busy = os.getloadavg()[0]
     if busy > 0.5 * (os.cpu_count() or 1):
         console.print(
@@ -229,10 +229,12 @@ def _report(
         for failure in report.failures[:10]:
             console.print(f"    {failure}", highlight=False)
     console.print()
+    started = time.monotonic()
     images = _image_memory(console)
     console.print()
     escrow_result = _escrow(console, args.escrow_runs)
     failed = failed or escrow_result is None or escrow.failed(escrow_result)
+    elapsed += time.monotonic() - started
     load_after = load_average()
     console.print(
         f"\ntook {elapsed / 60:.1f} min; load average after (includes this run's own load): {load_after}",
