@@ -9,8 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 # Debian packages are installed with apt-get only when missing: postgresql, chromium, monero
 # (monerod and monero-wallet-rpc for the regtest tests) and gnupg for `make test` (system-deps-test),
-# wrk for `make bench`.
-BENCH_DEBS := wrk
+# wrk, monero and gnupg for `make bench` (system-deps-bench; the escrow figures run on regtest).
 
 .PHONY: help run test lint bench format clean system-deps-test system-deps-bench
 
@@ -68,4 +67,11 @@ system-deps-test:
 	fi
 
 system-deps-bench:
-	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_DEBS); }
+	@missing=""; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v monerod >/dev/null || missing="$$missing monero"; \
+	command -v gpg >/dev/null || missing="$$missing gnupg"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi

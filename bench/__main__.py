@@ -1,10 +1,11 @@
 """``python -m bench``: the HTTP benchmark of issue 2 (see docs/performance.md for how to read it).
 
-Default run (about 7.5 minutes): 10,000 listings; for uvicorn and then granian, 2 workers each,
+Default run (about 9 minutes): 10,000 listings; for uvicorn and then granian, 2 workers each,
 every default endpoint for 20 s at 10 and then 50 connections after a 2 s warm-up; then the
 write-then-read check; then the peak memory of one upload for the worst image files
-(``bench/image_memory.py``, issue 6; alone with ``--images-only``). Exit status 0 when every run
-was clean and the check passed, 1 otherwise.
+(``bench/image_memory.py``, issue 6; alone with ``--images-only``); then the escrow figures on a
+regtest cluster (``bench/escrow.py``, issue 7; alone with ``--escrow-only``). Exit status 0 when
+every run was clean and the check passed, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import image_memory
+from bench import escrow, image_memory
 from bench.machine import load_average, machine_facts
 from bench.report import (
     TARGET_LISTINGS,
@@ -35,6 +37,8 @@ from bench.run import BARE, DEFAULT_ENDPOINTS, ENDPOINTS, Options, RunResult, ru
 from bench.servers import ServerFailed
 from bench.wrk import WrkError, wrk_path
 from marketplace.cli.serve import ServerKind
+from marketplace.monero.regtest import RegtestMissingError, check_binaries
+from marketplace.monero.rpc_errors import RpcError
 
 
 def _int_list(text: str) -> list[int]:
@@ -76,7 +80,20 @@ def parse_options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         action="store_true",
         help="only the peak memory of one upload for each worst-case image file (about 15 s; no wrk needed)",
     )
+    parser.add_argument(
+        "--escrow-only",
+        action="store_true",
+        help="only the escrow figures on a regtest cluster (about 2 minutes; no wrk needed)",
+    )
+    parser.add_argument(
+        "--escrow-runs",
+        type=int,
+        default=escrow.DEFAULT_RUNS,
+        help=f"runs of each escrow figure, whose median is reported (default {escrow.DEFAULT_RUNS})",
+    )
     args = parser.parse_args(argv)
+    if args.escrow_runs < 1:
+        parser.error("--escrow-runs must be at least 1")
     wanted = {key.strip() for key in args.endpoints.split(",") if key.strip()}
     if unknown := wanted - set(keys):
         parser.error(f"unknown endpoints: {', '.join(sorted(unknown))}")
@@ -98,6 +115,18 @@ def _stop_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the servers
 
 
+def _missing_tool(*, needs_wrk: bool) -> str:
+    """What is missing to run (monerod and monero-wallet-rpc; wrk unless only the escrow figures
+    are asked for), checked before any figure is measured; empty when nothing is."""
+    try:
+        check_binaries()
+        if needs_wrk:
+            wrk_path()
+    except (RegtestMissingError, WrkError) as exc:
+        return str(exc)
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     options, args = parse_options(argv)
     # Ctrl-C and kill both unwind normally (even when started with SIGINT ignored, as `cmd &` does).
@@ -112,12 +141,13 @@ def main(argv: list[str] | None = None) -> int:
             args.markdown.write_text(f"## Peak memory of one upload\n\n{images}\n", encoding="utf-8")
             console.print(f"wrote {args.markdown}")
         return 0
-    try:
-        wrk_path()
-    except WrkError as exc:
-        console.print(f"[bold red]{exc}[/bold red]")
+    missing = _missing_tool(needs_wrk=not args.escrow_only)
+    if missing:
+        console.print(f"[bold red]{missing}[/bold red]")
         return 2
-    facts = machine_facts()
+    if args.escrow_only:
+        return _escrow_only(console, args)
+    facts = {**machine_facts(), **escrow.versions()}
     busy = os.getloadavg()[0]
     if busy > 0.5 * (os.cpu_count() or 1):
         console.print(
@@ -199,7 +229,12 @@ def _report(
         for failure in report.failures[:10]:
             console.print(f"    {failure}", highlight=False)
     console.print()
+    started = time.monotonic()
     images = _image_memory(console)
+    console.print()
+    escrow_result = _escrow(console, args.escrow_runs)
+    failed = failed or escrow_result is None or escrow.failed(escrow_result)
+    elapsed += time.monotonic() - started
     load_after = load_average()
     console.print(
         f"\ntook {elapsed / 60:.1f} min; load average after (includes this run's own load): {load_after}",
@@ -212,6 +247,7 @@ def _report(
             found=found,
             freshness_lines=freshness_lines,
             images=images,
+            escrow_result=escrow_result,
             facts=facts,
             elapsed=elapsed,
             load_after=load_after,
@@ -228,6 +264,40 @@ def _image_memory(console: Console) -> str:
     return image_memory.markdown_table(budget, rows)
 
 
+def _escrow(console: Console, runs: int) -> escrow.EscrowResult | None:
+    """Measure and print the escrow figures; None (and a red line) when a run failed."""
+    try:
+        result = escrow.run_escrow_bench(runs, console)
+    except (RpcError, RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        console.print(f"[bold red]the escrow figures failed:[/bold red] {exc}", highlight=False)
+        return None
+    escrow.print_table(console, result)
+    return result
+
+
+def _escrow_only(console: Console, args: argparse.Namespace) -> int:
+    facts = {**machine_facts(), **escrow.versions()}
+    console.print(
+        "[bold]Machine[/bold]: " + "; ".join(f"{key} {value}" for key, value in facts.items()), highlight=False
+    )
+    started = time.monotonic()
+    result = _escrow(console, args.escrow_runs)
+    elapsed = time.monotonic() - started
+    load_after = load_average()
+    console.print(
+        f"\ntook {elapsed / 60:.1f} min; load average after (includes this run's own load): {load_after}",
+        highlight=False,
+    )
+    if result is None:
+        return 1
+    if args.markdown:
+        lines = ["## Machine", "", *(f"- {key}: {value}" for key, value in facts.items())]
+        lines += [f"- load average after: {load_after}", "", "## Escrow", "", escrow.markdown_table(result), ""]
+        args.markdown.write_text("\n".join(lines), encoding="utf-8")
+        console.print(f"wrote {args.markdown}")
+    return 1 if escrow.failed(result) else 0
+
+
 def _write_markdown(
     path: Path,
     *,
@@ -235,6 +305,7 @@ def _write_markdown(
     found: list[Verdict],
     freshness_lines: list[str],
     images: str,
+    escrow_result: escrow.EscrowResult | None,
     facts: dict[str, str],
     elapsed: float,
     load_after: str,
@@ -251,6 +322,7 @@ def _write_markdown(
     lines += [f"- {'met' if v.met else 'MISSED'}: {v.description}: {v.detail}" for v in found]
     lines += ["", "## A write is visible to the next read", "", *(f"- {line}" for line in freshness_lines)]
     lines += ["", "## Peak memory of one upload", "", images]
+    lines += ["", "## Escrow", "", escrow.markdown_table(escrow_result) if escrow_result else "(failed)"]
     lines += ["", f"Run took {elapsed / 60:.1f} min.", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
 

@@ -29,7 +29,6 @@ from typing import Any, NamedTuple
 
 from marketplace.escrow.key_backup import make_throwaway_key
 from marketplace.monero.regtest import RegtestCluster
-from marketplace.settings import SignerRole
 
 BACKUP_USER_ID = "Marketplace test backup <backup@test.invalid>"
 TEST_CONFIRMATIONS = 2
@@ -64,18 +63,11 @@ def escrow_overrides(
     cluster: RegtestCluster, *, backup_key: BackupKey, backup_dir: Path, master_key: str
 ) -> dict[str, Any]:
     """Settings that turn escrow on against ``cluster`` (see the module docstring)."""
-    overrides: dict[str, Any] = {
-        "network": "regtest",
-        "monerod_url": cluster.daemon_url,
+    return {
+        **cluster.escrow_settings(),
         "wallet_master_key": master_key,
         "backup_gpg_recipient": backup_key.fingerprint,
         "backup_gpg_home": backup_key.home,
         "backup_dir": backup_dir,
         "confirmations": TEST_CONFIRMATIONS,
     }
-    for role in SignerRole:
-        user, password = cluster.signer_login[role]
-        overrides[f"signer_{role}_urls"] = ",".join(cluster.signer_urls[role])
-        overrides[f"signer_{role}_login"] = f"{user}:{password}"
-        overrides[f"signer_{role}_wallet_dir"] = cluster.wallet_dir[role]
-    return overrides

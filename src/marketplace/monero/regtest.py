@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from marketplace.monero.rpc import DaemonRpc, WalletRpc
 from marketplace.monero.rpc_errors import RpcUnavailable
@@ -197,6 +197,18 @@ class RegtestCluster:
             self.payee.refresh()
             transfers = self.payee.get_transfers(incoming=True)
         return sum(transfer.amount for transfer in transfers if transfer.address == address)
+
+    def escrow_settings(self) -> dict[str, Any]:
+        """The settings (``load_settings(**...)`` names) that point escrow at this cluster: network
+        regtest, monerod, and each signer role's endpoints (comma-separated), ``user:password``
+        login and wallet directory. The master key and the backup key are the caller's."""
+        settings: dict[str, Any] = {"network": "regtest", "monerod_url": self.daemon_url}
+        for role in ROLES:
+            user, password = self.signer_login[role]
+            settings[f"signer_{role}_urls"] = ",".join(self.signer_urls[role])
+            settings[f"signer_{role}_login"] = f"{user}:{password}"
+            settings[f"signer_{role}_wallet_dir"] = self.wallet_dir[role]
+        return settings
 
     def kill(self, role: str, index: int) -> None:
         """SIGKILL the role's ``index``-th wallet-rpc (nothing saved) and wait for it to die."""
