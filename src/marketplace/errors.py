@@ -78,6 +78,13 @@ class Conflict(MarketplaceError):
     code = "conflict"
 
 
+class EscrowUnavailable(MarketplaceError):
+    """503: escrow is not configured (no monerod or signer URLs), so nothing can be ordered."""
+
+    status_code = 503
+    code = "escrow_unavailable"
+
+
 class RateLimited(MarketplaceError):
     status_code = 429
     code = "rate_limited"

@@ -30,11 +30,13 @@ from marketplace.db.base import MAX_ID
 from marketplace.listings.models import Listing
 from marketplace.listings.services import STOCK_MAX
 from marketplace.monero.amounts import MAX_PRICE_ATOMIC, PICONERO_PER_XMR
+from marketplace.orders.checks import MAX_ORDER_ATOMIC
 from marketplace.pagination import MAX_PAGE
 from marketplace.web.numbers import MAX_API_PAGE_SIZE
 from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
-from tests.support.factories import Person
+from tests.support.escrow import ESCROW_SETTINGS
+from tests.support.factories import MAINNET_ADDRESS, Person
 
 _EXAMPLES = settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], derandomize=True
@@ -84,6 +86,7 @@ def _page(where: str) -> Number:
 
 
 _USERNAME = Number("username", "path", 1, 0, 404)  # a text id: no number names a vendor here
+_ORDER_ID = Number("order_id", "path", 1, 0, 404)  # 32 hex digits: no number names an order
 _PRICE_ATOMIC = Number("price_atomic", "json", 1, MAX_PRICE_ATOMIC, 422, "price_atomic")
 _STOCK_JSON = Number("stock", "json", 0, STOCK_MAX, 422, "stock")
 _FORM_PRICE = Number("price", "form", 1, MAX_PRICE_ATOMIC // PICONERO_PER_XMR, 422, "price")
@@ -95,7 +98,7 @@ class RouteCase:
     """A route's numbers and a request that reaches them: who sends it, and its other inputs."""
 
     numbers: tuple[Number, ...] = ()
-    who: str = "vendor"  # vendor, admin or anyone
+    who: str = "vendor"  # vendor, admin, buyer, arbiter or anyone
     json: dict[str, Any] | None = None
     form: dict[str, str] | None = None
     upload: bool = False
@@ -106,6 +109,9 @@ _LISTING_FORM = {"title": "Lamp", "description": "Brass.", "price": "1", "stock"
 _REASON = {"reason": "numbers"}
 _ADMIN_LIST_FORM = {"reason": "numbers", "q": "", "hidden": "", "page": "1"}
 _ADMIN_FORM_NUMBERS = (_id("user_id"), _page("form"))
+# Ordering a listing that does not exist: each number is checked before the listing is looked up.
+_NEW_ORDER = {"listing_id": MAX_ID, "quantity": 1, "refund_address": MAINNET_ADDRESS}
+_DECISION = {"outcome": "split", "buyer_share_atomic": 0, "reason": "numbers"}
 _NEW_LISTING = {"title": "Lamp", "description": "Brass.", "price_atomic": 10**12, "stock": 1, "category": "home"}
 
 ROUTES: dict[str, RouteCase] = {
@@ -128,6 +134,30 @@ ROUTES: dict[str, RouteCase] = {
     "DELETE /api/v1/listings/{listing_id}": RouteCase((_id("listing_id"),)),
     "POST /api/v1/listings/{listing_id}/images": RouteCase((_id("listing_id"),), upload=True),
     "DELETE /api/v1/listings/{listing_id}/images/{image_id}": RouteCase((_id("listing_id"), _id("image_id"))),
+    "POST /api/v1/orders": RouteCase(
+        (
+            Number("listing_id", "json", 1, MAX_ID, 422, "listing_id"),
+            Number("quantity", "json", 1, STOCK_MAX, 422, "quantity"),
+        ),
+        who="buyer",
+        json=_NEW_ORDER,
+    ),
+    "GET /api/v1/orders": RouteCase(
+        (_page("query"), Number("page_size", "query", 1, MAX_API_PAGE_SIZE, 422, "page_size")), who="buyer"
+    ),
+    "GET /api/v1/orders/{order_id}": RouteCase((_ORDER_ID,), who="buyer"),
+    "GET /api/v1/orders/{order_id}/payment-qr.svg": RouteCase((_ORDER_ID,), who="buyer"),
+    "POST /api/v1/orders/{order_id}/ship": RouteCase((_ORDER_ID,), json={}),
+    "POST /api/v1/orders/{order_id}/confirm": RouteCase((_ORDER_ID,), who="buyer", json={}),
+    "POST /api/v1/orders/{order_id}/cancel": RouteCase((_ORDER_ID,), who="buyer", json={}),
+    "POST /api/v1/orders/{order_id}/decline": RouteCase((_ORDER_ID,)),
+    "POST /api/v1/orders/{order_id}/dispute": RouteCase((_ORDER_ID,), who="buyer", json={"reason": "numbers"}),
+    "POST /api/v1/orders/{order_id}/claim": RouteCase((_ORDER_ID,), who="arbiter"),
+    "POST /api/v1/orders/{order_id}/decision": RouteCase(
+        (_ORDER_ID, Number("buyer_share_atomic", "json", 0, MAX_ORDER_ATOMIC, 422, "buyer_share_atomic")),
+        who="arbiter",
+        json=_DECISION,
+    ),
     "POST /api/v1/admin/users/{user_id}/suspend": RouteCase((_id("user_id"),), who="admin", json=_REASON),
     "POST /api/v1/admin/users/{user_id}/restore": RouteCase((_id("user_id"),), who="admin", json=_REASON),
     "POST /api/v1/admin/users": RouteCase(who="admin"),
@@ -233,6 +263,11 @@ def test_every_route_is_classified_with_every_number_it_reads(app: FastAPI) -> N
     assert set(others) - {""} <= {"/api/openapi.json", "/static"}, others  # the document, static files
 
 
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return ESCROW_SETTINGS  # ordering answers (the web process never calls the signers)
+
+
 @dataclass
 class Site:
     """Who sends the requests, and the rows a request needs besides the number under test."""
@@ -253,7 +288,12 @@ def site(
     vendor = sign_up(Role.VENDOR)
     admin = sign_in_as(make_user(Role.ADMIN))
     listing = make_listing(vendor.user)
-    people = {"vendor": vendor.client, "admin": admin.client}
+    people = {
+        "vendor": vendor.client,
+        "admin": admin.client,
+        "buyer": sign_up(Role.BUYER).client,
+        "arbiter": sign_up(Role.ARBITER).client,
+    }
     assert listing.id < _ROWS_BELOW
     return Site(
         clients={"anyone": client, **people},
@@ -263,6 +303,7 @@ def site(
             "listing_id": str(listing.id),
             "username": vendor.username,
             **dict.fromkeys(("image_id", "user_id", "session_id", "token_id"), str(MAX_ID)),
+            "order_id": "0" * 32,
         },
     )
 

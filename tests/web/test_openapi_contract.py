@@ -131,3 +131,26 @@ def test_a_password_length_outside_the_document_is_refused_naming_the_field(clie
     password = ("Kx7#mQ2!vL9$" * 30)[:length]
     response = client.post("/api/v1/accounts", json={"username": f"out{length}", "password": password, "role": "buyer"})
     assert_api_error(response, 422, "invalid", field="password")
+
+
+def test_order_states_are_an_enum_in_the_document(app: FastAPI) -> None:
+    document = app.openapi()
+    states = document["components"]["schemas"]["OrderState"]
+    assert states["enum"] == [
+        "placed",
+        "awaiting_payment",
+        "funded",
+        "shipped",
+        "disputed",
+        "paying_out",
+        "completed",
+        "refunded",
+        "resolved",
+        "cancelled",
+        "declined",
+        "expired",
+    ]
+    order = document["components"]["schemas"]["OrderOut"]["properties"]
+    assert order["state"] == {"$ref": "#/components/schemas/OrderState"}
+    summary = document["paths"]["/api/v1/orders/{order_id}/confirm"]["post"]["summary"]
+    assert "payment goes to the vendor" in summary

@@ -27,10 +27,15 @@ from sqlalchemy import select
 
 from marketplace.accounts.models import ApiToken, Role, User
 from marketplace.admin.models import ModerationAction
+from marketplace.db.base import utcnow
 from marketplace.db.engine import Database
 from marketplace.listings.models import Listing
+from marketplace.orders import states
+from marketplace.orders.models import EventActor, Order, OrderEvent
+from marketplace.settings import Settings
 from marketplace.text import TextKind, require_visible, valid_text
 from tests.support.client import SiteClient
+from tests.support.escrow import ESCROW_SETTINGS
 from tests.support.factories import DEFAULT_PASSWORD, MAINNET_ADDRESS, Person
 
 _EXAMPLES = settings(
@@ -100,7 +105,7 @@ class TextForm:
 
     method: str
     path: str
-    actor: str  # anonymous, buyer, vendor or admin
+    actor: str  # anonymous, buyer, vendor, arbiter or admin
     base: dict[str, Any]
     kinds: dict[str, str]
     # Fields sent as they are (the password stays right after a successful change, say).
@@ -154,6 +159,24 @@ API_FORMS = [
         "vendor",
         {},
         {"title": "line", "description": "multiline", "description_format": "any", "category": "any", "status": "any"},
+    ),
+    TextForm(
+        "POST",
+        "/api/v1/orders",
+        "buyer",
+        {"listing_id": "#listing", "quantity": 1, "refund_address": MAINNET_ADDRESS},
+        {"refund_address": "address", "shipping_info": "multiline"},
+    ),
+    TextForm("POST", "/api/v1/orders/{funded}/ship", "vendor", {}, {"note": "multiline"}),
+    TextForm("POST", "/api/v1/orders/{funded}/confirm", "buyer", {}, {"totp_code": "any"}),
+    TextForm("POST", "/api/v1/orders/{funded}/cancel", "buyer", {}, {}),
+    TextForm("POST", "/api/v1/orders/{funded}/dispute", "buyer", {"reason": "late"}, {"reason": "multiline"}),
+    TextForm(
+        "POST",
+        "/api/v1/orders/{disputed}/decision",
+        "arbiter",
+        {"outcome": "refund", "reason": "ok"},
+        {"outcome": "any", "reason": "multiline", "totp_code": "any"},
     ),
     TextForm("POST", "/api/v1/admin/users/{buyer}/suspend", "admin", {"reason": "spam"}, {"reason": "multiline"}),
     TextForm("POST", "/api/v1/admin/users/{buyer}/restore", "admin", {"reason": "ok"}, {"reason": "multiline"}),
@@ -288,7 +311,9 @@ URL_TEXT = [
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     # Hypothesis examples share one database: their failed sign-ins must not throttle the next ones.
+    # Escrow is configured so that ordering answers (the web process never calls the signers).
     return {
+        **ESCROW_SETTINGS,
         "login_max_failures_per_account": 100_000,
         "login_max_failures_per_address": 100_000,
         "login_max_failures_per_account_address": 100_000,
@@ -302,25 +327,59 @@ class Actors:
     ids: dict[str, str]
 
 
+def _order(database: Database, settings: Settings, buyer: User, listing: Listing, *, disputed: bool) -> str:
+    """An order of ``listing`` by ``buyer``, funded (and disputed), moved as the worker would."""
+    with database.session() as session:
+        request = states.NewOrder(listing_id=listing.id, quantity=1, refund_address=MAINNET_ADDRESS)
+        order_id = states.place(session, settings, session.get(User, buyer.id), request, utcnow())
+        states.escrow_ready(session, order_id, states.WORKER, utcnow(), address=f"escrow-{order_id}")
+        amount = session.get(Order, order_id).amount_atomic
+        paid = states.SeenPayment(txid="ab" * 32, amount_atomic=amount, confirmations=settings.confirmations)
+        states.record_payments(session, order_id, states.WORKER, utcnow(), payments=[paid], height=1)
+        if disputed:
+            buyer_actor = states.Actor(EventActor.BUYER, buyer.id)
+            states.dispute(session, order_id, buyer_actor, utcnow(), reason="Nothing came.")
+    return order_id
+
+
 @pytest.fixture
-def actors(
+def actors(  # noqa: PLR0917  (pytest passes fixtures by name)
+    database: Database,
+    settings: Settings,
     make_user: Callable[..., User],
     sign_in_as: Callable[[User], Person],
     make_client: Callable[[], SiteClient],
     make_listing: Callable[..., Listing],
 ) -> Actors:
     vendor = sign_in_as(make_user(Role.VENDOR))
+    with database.session() as session:
+        session.get(User, vendor.user.id).payout_address = MAINNET_ADDRESS
     admin = sign_in_as(make_user(Role.ADMIN))
     buyer = make_user(Role.BUYER)
-    listing = make_listing(vendor=vendor.user)
+    listing = make_listing(vendor=vendor.user, stock=100)
     anonymous = Person(user=buyer, client=make_client())
+    ordering = sign_in_as(make_user(Role.BUYER))
     return Actors(
-        people={"vendor": vendor, "admin": admin, "anonymous": anonymous},
-        ids={"listing": str(listing.id), "buyer": str(buyer.id), "vendor_name": vendor.username},
+        people={
+            "vendor": vendor,
+            "admin": admin,
+            "anonymous": anonymous,
+            "buyer": ordering,
+            "arbiter": sign_in_as(make_user(Role.ARBITER)),
+        },
+        ids={
+            "listing": str(listing.id),
+            "buyer": str(buyer.id),
+            "vendor_name": vendor.username,
+            "funded": _order(database, settings, ordering.user, listing, disputed=False),
+            "disputed": _order(database, settings, ordering.user, listing, disputed=True),
+        },
     )
 
 
 def _filled(value: Any, actors: Actors) -> Any:
+    if isinstance(value, str) and value.startswith("#"):  # a number: "#listing" is the listing's id
+        return int(actors.ids[value[1:]])
     return value.format(**actors.ids) if isinstance(value, str) else value
 
 
@@ -359,6 +418,10 @@ _STORED_TEXT = [
     (Listing.description, "multiline"),
     (ApiToken.name, "line"),
     (ModerationAction.reason, "multiline"),
+    (Order.ship_note, "multiline"),
+    (Order.dispute_reason, "multiline"),
+    (Order.decision_reason, "multiline"),
+    (OrderEvent.reason, "multiline"),
 ]
 _KINDS = {"line": TextKind.LINE, "multiline": TextKind.MULTILINE}
 
@@ -405,7 +468,12 @@ def test_the_tables_cover_every_text_field(app: FastAPI) -> None:
             content = operation.get("requestBody", {}).get("content", {})
             if "application/json" in content:
                 json_routes[(method.upper(), path)] = _string_fields(app, content["application/json"]["schema"])
-    placeholders = {"{listing}": "{listing_id}", "{buyer}": "{user_id}"}
+    placeholders = {
+        "{listing}": "{listing_id}",
+        "{buyer}": "{user_id}",
+        "{funded}": "{order_id}",
+        "{disputed}": "{order_id}",
+    }
 
     def documented(path: str) -> str:
         for mine, theirs in placeholders.items():

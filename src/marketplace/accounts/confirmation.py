@@ -73,3 +73,39 @@ def confirm_identity(
     except MarketplaceError as exc:
         uncounted(exc, reservation)
         raise
+
+
+def confirm_code(
+    db: Session,
+    settings: Settings,
+    user: User,
+    *,
+    totp_code: str | None,
+    client_address: str,
+    then: Callable[[], T],
+) -> T:
+    """``then()``, once ``totp_code`` proves ``user`` is asking, when two-factor is on (the step-up for money).
+
+    Without two-factor, ``then()`` at once. With it: an empty code is ``InvalidInput`` (field
+    ``totp_code``, uncounted); otherwise the attempt is throttled and counted like a sign-in (by
+    the same counters as ``confirm_identity``), a wrong or replayed code is ``InvalidInput`` (field
+    ``totp_code``) and counts as a failure, and a right one is used up (it cannot be replayed).
+    The same rules as ``confirm_identity`` about the caller's transaction apply.
+    """
+    if not user.totp_enabled:
+        return then()
+    code = (totp_code or "").strip()
+    if not code:
+        raise InvalidInput("Enter a current code from your authenticator app to confirm it is you.", field="totp_code")
+    reservation = reserve_sign_in(db, settings, SignInScopes.of(user.username_key, client_address))
+    step = matching_totp_step(user, code)
+    if step is None:
+        raise InvalidInput(WRONG_CODE, field="totp_code")
+    if not claim_totp_step(db, user, step):
+        raise uncounted(InvalidInput(WRONG_CODE, field="totp_code"), reservation)
+    release(db, reservation)
+    try:
+        return then()
+    except MarketplaceError as exc:
+        uncounted(exc, reservation)
+        raise

@@ -5,5 +5,6 @@ from marketplace.admin import models as admin_models
 from marketplace.db.base import Base
 from marketplace.jobs import models as jobs_models
 from marketplace.listings import models as listings_models
+from marketplace.orders import models as orders_models
 
-__all__ = ["Base", "accounts_models", "admin_models", "jobs_models", "listings_models"]
+__all__ = ["Base", "accounts_models", "admin_models", "jobs_models", "listings_models", "orders_models"]
