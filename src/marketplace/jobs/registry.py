@@ -1,29 +1,46 @@
 """Which handler carries out each kind of job, and what the worker probes: the one place they are wired.
 
-``marketplace worker`` calls ``handlers(runtime)`` and ``probe(runtime)`` once at start. The
-escrow handlers (``escrow/tasks.py``) and the probe of monerod and every signer endpoint join
-here as they are built; a kind without a handler is never claimed (it waits in the queue, and
+``marketplace worker`` calls ``handlers(runtime)`` and ``probe(runtime)`` once at start. With
+escrow on, the order's handlers (``orders.tasks``) carry its jobs out on the runtime's escrow
+stack, and the probe asks monerod and every signer endpoint; with escrow off there is nothing to
+carry out or probe. A kind without a handler is never claimed (it waits in the queue, and
 ``marketplace jobs list`` shows it).
 """
 
 from __future__ import annotations
 
-from marketplace.jobs.health import Probe
+from marketplace.jobs.health import HealthCheck, Probe
 from marketplace.jobs.worker import Handler
 from marketplace.runtime import Runtime
 
 
 def handlers(runtime: Runtime) -> dict[str, Handler]:
-    """``{kind: handler}`` for the worker; see ``marketplace.jobs.worker`` for the handler contract."""
-    del runtime  # the escrow handlers will take the signers and the daemon client from it
-    return {}
+    """``{kind: handler}`` for the worker; see ``marketplace.jobs.worker`` for the handler contract.
+
+    Raises ``EscrowConfigurationError`` when escrow is on but cannot work (the worker does not start).
+    """
+    stack = runtime.escrow_stack()
+    if stack is None:
+        return {}
+    from marketplace.orders import tasks  # imported here: the orders import the jobs
+
+    return tasks.handlers(stack, runtime.settings)
 
 
 def probe(runtime: Runtime) -> Probe | None:
-    """The health check the worker runs every ``worker_probe_seconds``, or None when there is nothing to check.
+    """The health check the worker runs every ``worker_probe_seconds``, or None when escrow is off.
 
-    It must record each dependency under the names of ``jobs.health.expected_services`` (``monerod``,
+    It records each dependency under the names of ``jobs.health.expected_services`` (``monerod``,
     ``signer_service_name(role, url)``), which ``/ready`` requires when escrow is on.
     """
-    del runtime
-    return None
+    stack = runtime.escrow_stack()
+    if stack is None:
+        return None
+
+    def check() -> list[HealthCheck]:
+        return [
+            HealthCheck(name=result.name, ok=result.ok, detail=result.detail, latency_ms=result.latency_ms)
+            for result in stack.probe()
+        ]
+
+    return check

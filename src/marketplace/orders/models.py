@@ -152,6 +152,10 @@ class Order(Base):
     received_atomic: Mapped[int] = mapped_column(BigInteger, default=0)  # spendable, N confirmations each
     pending_atomic: Mapped[int] = mapped_column(BigInteger, default=0)  # seen, not yet spendable
     payments_checked_height: Mapped[int | None] = mapped_column()
+    # The setup attempt under way or done (recorded before its wallets are made: a crashed setup
+    # is never resumed, the next attempt makes new wallets) and its wallets' name in every role.
+    escrow_setup_attempt: Mapped[int] = mapped_column(default=0)
+    escrow_wallet_name: Mapped[str | None] = mapped_column(String(96))
 
     # A cancellation asked for after funding, waiting for the other party.
     cancel_requested_by: Mapped[Party | None] = mapped_column(enum_column(Party, 16))
