@@ -33,7 +33,7 @@ def _payout_job(market: Market, order_id: str) -> dict[str, Any]:
     return jobs[0].payload
 
 
-def _pay_out(market: Market, order_id: str, purpose: PayoutPurpose, *, signers: tuple[str, str]) -> OrderState:
+def pay_out(market: Market, order_id: str, purpose: PayoutPurpose, *, signers: tuple[str, str]) -> OrderState:
     """What the payout handler does: save the signed attempt, submit it, record its confirmations."""
     amount = market.amount(order_id)
     with market.database.session() as session:
@@ -97,7 +97,7 @@ def test_release_funded_shipped_confirmed_completed(market: Market) -> None:
         "signers": ["buyer", "vendor"],
         "buyer_share_atomic": None,
     }
-    assert _pay_out(market, order_id, PayoutPurpose.RELEASE, signers=("buyer", "vendor")) is OrderState.COMPLETED
+    assert pay_out(market, order_id, PayoutPurpose.RELEASE, signers=("buyer", "vendor")) is OrderState.COMPLETED
     body = market.get(order_id)
     assert body["state"] == "completed"
     assert body["escrow"]["payouts"][0]["txid"] == "c" * 64
@@ -219,13 +219,13 @@ def test_what_arrived_before_a_cancellation_and_any_late_payment_go_back(market:
 
 
 def _return(market: Market, order_id: str) -> OrderState:
-    return _pay_out(market, order_id, PayoutPurpose.RETURN, signers=("buyer", "arbiter"))
+    return pay_out(market, order_id, PayoutPurpose.RETURN, signers=("buyer", "arbiter"))
 
 
 def test_a_payment_to_a_completed_order_goes_back(market: Market) -> None:
     order_id = market.funded_order()
     market.post(market.buyer, order_id, "confirm")
-    _pay_out(market, order_id, PayoutPurpose.RELEASE, signers=("buyer", "vendor"))
+    pay_out(market, order_id, PayoutPurpose.RELEASE, signers=("buyer", "vendor"))
     market.pay(order_id, PRICE, PRICE // 10)
     jobs = market.jobs(order_id, "escrow.payout")
     assert [job.payload["purpose"] for job in jobs] == ["release", "return"]
@@ -244,7 +244,7 @@ def test_mutual_cancellation_asked_agreed_refunded(market: Market) -> None:
     assert agreed.json()["payout"]["signers"] == ["buyer", "vendor"]
     assert _payout_job(market, order_id)["purpose"] == "refund"
     assert market.stock() == 4  # back only when the refund is confirmed
-    assert _pay_out(market, order_id, PayoutPurpose.REFUND, signers=("buyer", "vendor")) is OrderState.REFUNDED
+    assert pay_out(market, order_id, PayoutPurpose.REFUND, signers=("buyer", "vendor")) is OrderState.REFUNDED
     assert market.stock() == 5
 
 
@@ -284,7 +284,7 @@ def test_after_the_ship_window_the_buyer_cancels_alone(market: Market) -> None:
         "buyer_share_atomic": None,
     }
     assert _payout_job(market, order_id)["signers"] == ["buyer", "arbiter"]
-    assert _pay_out(market, order_id, PayoutPurpose.REFUND, signers=("buyer", "arbiter")) is OrderState.REFUNDED
+    assert pay_out(market, order_id, PayoutPurpose.REFUND, signers=("buyer", "arbiter")) is OrderState.REFUNDED
     assert market.stock() == 5
 
 
@@ -309,7 +309,7 @@ def test_the_finalize_window_releases_to_the_vendor(market: Market) -> None:
     assert body["state"] == "paying_out"
     assert body["payout"]["signers"] == ["vendor", "arbiter"]
     assert body["history"][-1]["actor"] == "deadline"
-    assert _pay_out(market, order_id, PayoutPurpose.RELEASE, signers=("vendor", "arbiter")) is OrderState.COMPLETED
+    assert pay_out(market, order_id, PayoutPurpose.RELEASE, signers=("vendor", "arbiter")) is OrderState.COMPLETED
 
 
 def test_once_the_finalize_window_ends_a_dispute_is_refused_before_the_job_runs(market: Market) -> None:
@@ -350,7 +350,7 @@ def test_a_dispute_decided_as_a_split_is_resolved(market: Market) -> None:
         "conflict",
         state="paying_out",
     )
-    assert _pay_out(market, order_id, PayoutPurpose.SPLIT, signers=("arbiter", "vendor")) is OrderState.RESOLVED
+    assert pay_out(market, order_id, PayoutPurpose.SPLIT, signers=("arbiter", "vendor")) is OrderState.RESOLVED
     assert market.stock() == 4  # a split is a sale
 
 
@@ -366,7 +366,7 @@ def test_a_decision_is_signed_by_the_arbiter_and_the_favoured_party(
         "signers": ["arbiter", favoured],
         "buyer_share_atomic": 0 if outcome == "release" else PRICE,
     }
-    assert _pay_out(market, order_id, PayoutPurpose(outcome), signers=("arbiter", favoured)) is OrderState.RESOLVED
+    assert pay_out(market, order_id, PayoutPurpose(outcome), signers=("arbiter", favoured)) is OrderState.RESOLVED
     assert market.stock() == stock
 
 
@@ -419,7 +419,7 @@ def test_suspending_a_party_strands_no_escrow(market: Market) -> None:
         market.post(market.arbiter, order_id, "decision", {"outcome": "refund", "reason": "Vendor gone."}).status_code
         == 202
     )
-    assert _pay_out(market, order_id, PayoutPurpose.REFUND, signers=("arbiter", "buyer")) is OrderState.RESOLVED
+    assert pay_out(market, order_id, PayoutPurpose.REFUND, signers=("arbiter", "buyer")) is OrderState.RESOLVED
 
 
 def test_the_payment_qr_code_holds_the_address_and_what_is_missing(market: Market) -> None:
