@@ -23,6 +23,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench import escrow, image_memory
+from bench import escrow_marketplace as _registers_the_marketplace_side  # noqa: F401
 from bench.machine import load_average, machine_facts
 from bench.report import (
     TARGET_LISTINGS,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
+from marketplace.logs import configure_logging
 from tests.cli.conftest import Run
 
 
@@ -42,3 +44,15 @@ def test_an_unknown_log_level_is_a_configuration_error(run: Run, monkeypatch: py
     assert result.exit_code == 2
     assert "configuration error: log_level:" in result.stderr
     assert "LOUD" not in result.stdout
+
+
+def test_the_http_client_logs_only_its_warnings_so_wallet_calls_do_not_flood_the_log(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO")
+    logging.getLogger("httpx2").info('HTTP Request: POST http://127.0.0.1:1/json_rpc "HTTP/1.1 200 Ok"')
+    logging.getLogger("httpx2").warning("connection pool is full")
+    logging.getLogger("marketplace.worker").info("job_finished")
+
+    events = [json.loads(line)["event"] for line in capsys.readouterr().err.splitlines()]
+    assert events == ["connection pool is full", "job_finished"]

@@ -79,14 +79,21 @@ class Market:
         with self.database.session() as session:
             return call(session, order_id, states.WORKER, now or utcnow(), **arguments)
 
+    def deadline(self, order_id: str, deadline: str, now: datetime | None = None) -> states.DeadlineResult:
+        """What the ``escrow.deadline`` job does, run at ``now``."""
+        with self.database.session() as session:
+            return states.on_deadline(session, order_id, states.DEADLINE, now or utcnow(), deadline=deadline)
+
     def ready(self, order_id: str, now: datetime | None = None) -> None:
         self.worker(states.escrow_ready, order_id, now, address=escrow_address(order_id))
 
     def pay(
-        self, order_id: str, *amounts: int, confirmations: int = CONFIRMATIONS, now: datetime | None = None
+        self, order_id: str, *amounts: int, confirmations: int | None = None, now: datetime | None = None
     ) -> OrderState:
+        """The escrow holds these payments now (with the confirmations each needs, unless told)."""
+        seen = self.settings.confirmations if confirmations is None else confirmations
         payments = [
-            states.SeenPayment(txid=txid(order_id, index), amount_atomic=amount, confirmations=confirmations)
+            states.SeenPayment(txid=txid(order_id, index), amount_atomic=amount, confirmations=seen)
             for index, amount in enumerate(amounts)
         ]
         result: OrderState = self.worker(states.record_payments, order_id, now, payments=payments, height=100)
