@@ -176,6 +176,7 @@ def test_an_underpaid_order_shows_what_is_missing_then_expires_and_returns_what_
 # --- overpayment -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("payment_window_seconds", [20])
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_overpaid_order_sends_the_excess_back_in_the_same_payout_as_the_vendors_part(
     market: Market, chain: Chain, regtest: RegtestCluster, addresses: dict[str, str]
@@ -185,9 +186,17 @@ def test_an_overpaid_order_sends_the_excess_back_in_the_same_payout_as_the_vendo
     due = escrow["amount_due_atomic"]
     paid = due + 30_000_000_000  # 0.03 XMR too much
 
+    # Paid and mined before the payment window ends, its second confirmation only after: it counts.
     regtest.pay(escrow["address"], paid)
+    chain.run(lambda: market.get(order_id)["escrow"]["pending_atomic"] == paid, what="the payment's first block")
+    confirming = market.get(order_id)
+    assert (confirming["state"], confirming["escrow"]["received_atomic"]) == ("awaiting_payment", 0)
+    expires_at = datetime.fromisoformat(confirming["escrow"]["expires_at"])
+    assert expires_at > utcnow()
+    _wait_until(expires_at)
     chain.run(lambda: market.state(order_id) is OrderState.FUNDED, what="funding")
     funded = market.get(order_id)
+    assert datetime.fromisoformat(funded["funded_at"]) > expires_at
     assert funded["escrow"]["received_atomic"] == paid
     assert funded["escrow"]["missing_atomic"] == 0
     assert market.post(market.buyer, order_id, "confirm", {}).status_code == 202
