@@ -129,7 +129,7 @@ def _assert_one_return(
 # --- underpayment ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("payment_window_seconds", [40])
+@pytest.mark.parametrize("payment_window_seconds", [25])
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_underpaid_order_shows_what_is_missing_then_expires_and_returns_what_arrived(
     market: Market, chain: Chain, regtest: RegtestCluster, addresses: dict[str, str]
