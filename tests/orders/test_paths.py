@@ -154,6 +154,51 @@ def test_a_payment_confirmed_after_the_deadline_does_not_fund_the_order(market: 
     assert _payout_job(market, order_id)["purpose"] == "return"
 
 
+def test_a_payment_seen_before_the_deadline_funds_the_order_once_it_is_confirmed(market: Market) -> None:
+    order_id = market.place()
+    market.ready(order_id)
+    deadline = market.order(order_id).payment_deadline
+    assert deadline is not None
+    # Mined a minute before the window's end, one confirmation of the two needed.
+    assert (
+        market.pay(order_id, PRICE, confirmations=1, now=deadline - timedelta(minutes=1)) is OrderState.AWAITING_PAYMENT
+    )
+    waiting = market.deadline(order_id, "payment", deadline + timedelta(seconds=1))
+    assert waiting is states.DeadlineResult.RESCHEDULED
+    assert market.state(order_id) is OrderState.AWAITING_PAYMENT
+    assert market.jobs(order_id, "escrow.deadline")[-1].run_at > deadline
+    assert market.pay(order_id, PRICE, now=deadline + timedelta(minutes=2)) is OrderState.FUNDED
+    assert market.deadline(order_id, "payment", deadline + timedelta(minutes=3)) is states.DeadlineResult.MOOT
+    assert market.jobs(order_id, "escrow.payout") == []
+    assert market.stock() == 4
+
+
+def test_the_deadline_does_not_wait_for_a_payment_dropped_from_the_pool_or_one_that_never_confirms(
+    market: Market,
+) -> None:
+    order_id = market.place()
+    market.ready(order_id)
+    deadline = market.order(order_id).payment_deadline
+    assert deadline is not None
+    in_pool = states.SeenPayment(txid="ab" * 32, amount_atomic=PRICE, confirmations=0, in_pool=True)
+    market.worker(states.record_payments, order_id, deadline - timedelta(seconds=5), payments=[in_pool], height=100)
+    assert market.deadline(order_id, "payment", deadline) is states.DeadlineResult.RESCHEDULED
+    market.worker(states.record_payments, order_id, deadline + timedelta(seconds=30), payments=[], height=101)
+    assert market.deadline(order_id, "payment", deadline + timedelta(minutes=1)) is states.DeadlineResult.APPLIED
+    assert market.state(order_id) is OrderState.EXPIRED
+    assert market.jobs(order_id, "escrow.payout") == []
+
+    stuck = market.place()
+    market.ready(stuck)
+    deadline = market.order(stuck).payment_deadline
+    assert deadline is not None
+    market.pay(stuck, PRICE, confirmations=1, now=deadline - timedelta(seconds=5))
+    assert market.deadline(stuck, "payment", deadline + timedelta(minutes=5)) is states.DeadlineResult.RESCHEDULED
+    # Still not confirmed long after (three times the expected time of its blocks): it expires.
+    assert market.deadline(stuck, "payment", deadline + timedelta(hours=1)) is states.DeadlineResult.APPLIED
+    assert market.state(stuck) is OrderState.EXPIRED
+
+
 def test_an_unpaid_order_expires_with_nothing_to_return(market: Market) -> None:
     order_id = market.place()
     market.set_time(order_id, placed_at=ago(market.settings.payment_window_seconds + 1))

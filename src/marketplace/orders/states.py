@@ -88,6 +88,7 @@ SETUP_JOB = "escrow.setup"
 DEADLINE_JOB = "escrow.deadline"
 PAYOUT_JOB = "escrow.payout"
 SHIPPING_INFO_KEPT = timedelta(days=30)
+_CONFIRMING_RECHECK = timedelta(seconds=60)  # the payment deadline, while a payment seen in time confirms
 _RETRIES = 3  # re-reads when the state moved between the read and the write to another allowed state
 
 
@@ -634,6 +635,22 @@ def _finalize_at(order: Order) -> datetime:
     return order.shipped_at + timedelta(seconds=order.finalize_window_seconds)
 
 
+def _arrived_in_time(order: Order, payments: Iterable[EscrowPayment], *, spendable_only: bool) -> int:
+    """What was seen paid into the escrow before the payment deadline (spendable now, or also still confirming)."""
+    deadline = _payment_deadline(order)
+    return sum(
+        payment.amount_atomic
+        for payment in payments
+        if payment.first_seen_at < deadline and (payment.spendable_at is not None or not spendable_only)
+    )
+
+
+def _confirming_grace(order: Order) -> timedelta:
+    """How long after the payment deadline a payment seen in time may take to get its confirmations:
+    three times the expected time of N blocks (two minutes each)."""
+    return timedelta(seconds=3 * 120 * order.confirmations)
+
+
 def _payment_deadline(order: Order) -> datetime:
     """When an unfunded order expires: the payment window from when the address was shown (from placement before)."""
     if order.payment_deadline is not None:
@@ -840,9 +857,11 @@ def record_payments(
     longer lists (dropped) is forgotten. A payment counts (``received_atomic``) from
     ``confirmations`` (the order's N) on; before that it is ``pending_atomic``.
 
-    - awaiting_payment → funded when the spendable total covers the amount due before the payment
-      deadline (after it, only the deadline applies: ``on_deadline``). Less keeps waiting, and the
-      order shows what is missing.
+    - awaiting_payment → funded when the spendable payments first seen before the payment
+      deadline cover the amount due: a payment seen in time (in the pool, or mined with fewer
+      than N confirmations) funds the order once it is confirmed, even after the deadline (which
+      waits for it: ``on_deadline``); one first seen after the deadline does not. Less keeps
+      waiting, and the order shows what is missing.
     - A payment that becomes spendable once the order is paying out or has ended (cancelled,
       declined, expired, settled) queues a ``return`` payout and a history row. The worker polls
       ended orders only within ``MARKETPLACE_LATE_PAYMENT_WATCH_SECONDS`` (``watched_orders``).
@@ -881,7 +900,7 @@ def record_payments(
         .execution_options(synchronize_session=False)
     )
     state = order.state
-    if state is S.AWAITING_PAYMENT and received >= order.amount_atomic and now < _payment_deadline(order):
+    if state is S.AWAITING_PAYMENT and _arrived_in_time(order, rows, spendable_only=True) >= order.amount_atomic:
         _move(
             db,
             order_id,
@@ -934,7 +953,10 @@ def on_deadline(db: Session, order_id: str, actor: Actor, now: datetime, *, dead
     """Apply the ``payment`` or ``finalize`` deadline as of ``now`` (the ``escrow.deadline`` job).
 
     - payment: placed or awaiting_payment → expired once ``now`` ≥ the payment deadline; the units
-      come back, and whatever arrived goes back to the buyer (a ``return`` payout).
+      come back, and whatever arrived goes back to the buyer (a ``return`` payout). While the
+      payments seen before the deadline would cover the amount due but some still lack their
+      confirmations, it waits (RESCHEDULED, a minute later), at most ``_confirming_grace`` after
+      the deadline: ``record_payments`` funds the order once they are confirmed.
     - finalize: shipped → paying_out, release signed by vendor and arbiter, once ``now`` ≥ shipped_at
       + the finalize window.
 
@@ -959,6 +981,13 @@ def _payment_deadline_passes(db: Session, order: Order, actor: Actor, now: datet
     if now < due:
         _deadline_job(db, order.id, "payment", due)
         return DeadlineResult.RESCHEDULED
+    if order.state is S.AWAITING_PAYMENT and now < due + _confirming_grace(order):
+        rows = db.scalars(select(EscrowPayment).where(EscrowPayment.order_id == order.id))
+        if _arrived_in_time(order, rows, spendable_only=False) >= order.amount_atomic:
+            # Paid in time, not yet confirmed N times: ``record_payments`` funds it once it is;
+            # look again in a while (a payment dropped from the pool does not count any more).
+            _deadline_job(db, order.id, "payment", now + _CONFIRMING_RECHECK)
+            return DeadlineResult.RESCHEDULED
     missing = max(order.amount_atomic - order.received_atomic, 0)
     _end_unpaid(
         db,
