@@ -5,8 +5,9 @@ endpoint holds one open wallet at a time, so every call to it holds that endpoin
 one endpoint are serialized; a whole step, open included, runs under it). An escrow's wallet is
 pinned to the endpoint that opened it while it has work (until ``release``, and never while a step
 on it is under way): no other endpoint opens it meanwhile (a wallet open in two processes at once
-would be two writers of one file). An unpinned wallet goes back to the endpoint that still has it
-open, else to the endpoint with the fewest pinned escrows. A wallet is opened only when its
+would be two writers of one file). An unpinned wallet goes to its home endpoint, chosen by a hash
+of its name: the same in every process, so a restarted worker never opens a wallet on another
+endpoint than the one a dead worker may have left it open on. A wallet is opened only when its
 endpoint does not have it open already (opening costs 1-3 s of CPU in 0.18.0.0); ``opens`` and
 ``opens_by_wallet`` count them. This holds inside one process: an endpoint belongs to one worker
 process (two workers sharing endpoints would each believe its own wallet open there).
@@ -36,6 +37,7 @@ Health: each endpoint's last success and last failure (``health()``), for the wo
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import threading
 import time
@@ -421,19 +423,28 @@ class WalletSigner:
 
     def _pick(self, name: str) -> _Endpoint:
         """The endpoint for a step on ``name``: where it is pinned, else where it is still open (never
-        another: the file would have two writers), else the endpoint with the fewest pinned escrows."""
+        another: the file would have two writers), else its home endpoint (``_home``)."""
         with self._state:
             index = self._pins.get(name)
             if index is None:
                 holding = [endpoint.index for endpoint in self._endpoints if endpoint.open_wallet == name]
-                if holding:
-                    index = holding[0]
-                else:
-                    load = Counter(self._pins.values())
-                    index = min(range(len(self._endpoints)), key=lambda candidate: (load[candidate], candidate))
+                index = holding[0] if holding else self._home(name)
                 self._pins[name] = index
             self._busy[name] += 1
             return self._endpoints[index]
+
+    def _home(self, name: str) -> int:
+        """The endpoint a wallet always goes to: a hash of its name, the same in every process.
+
+        A worker that restarts (or a second worker) therefore never opens a wallet on another
+        endpoint than the one a dead worker may have left it open on; hashing spreads escrows evenly.
+        """
+        digest = hashlib.sha256(name.encode()).digest()
+        return int.from_bytes(digest[:8], "big") % len(self._endpoints)
+
+    def home_endpoint(self, escrow: EscrowWallet) -> str:
+        """The URL of the endpoint ``escrow``'s wallet always goes to in this role."""
+        return self._endpoints[self._home(escrow.wallet_name)].health.url
 
     def _set_open(self, endpoint: _Endpoint, name: str | None) -> None:
         with self._state:
