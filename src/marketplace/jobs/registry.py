@@ -3,12 +3,14 @@
 ``marketplace worker`` calls ``handlers(runtime)`` and ``probe(runtime)`` once at start. With
 escrow on, the order's handlers (``orders.tasks``) carry its jobs out on the runtime's escrow
 stack, and the probe asks monerod and every signer endpoint; with escrow off there is nothing to
-carry out or probe. A kind without a handler is never claimed (it waits in the queue, and
+carry out or probe. At start it queues the periodic jobs (erasing old shipping details).
+A kind without a handler is never claimed (it waits in the queue, and
 ``marketplace jobs list`` shows it).
 """
 
 from __future__ import annotations
 
+from marketplace.db.base import utcnow
 from marketplace.jobs.health import HealthCheck, Probe
 from marketplace.jobs.worker import Handler
 from marketplace.runtime import Runtime
@@ -24,6 +26,8 @@ def handlers(runtime: Runtime) -> dict[str, Handler]:
         return {}
     from marketplace.orders import tasks  # imported here: the orders import the jobs
 
+    with runtime.database.session() as db:
+        tasks.schedule_periodic(db, utcnow())
     return tasks.handlers(stack, runtime.settings)
 
 

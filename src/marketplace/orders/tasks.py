@@ -25,16 +25,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from marketplace.db.writes import compare_and_set
+from marketplace.db.writes import compare_and_set, lock_names
 from marketplace.errors import Conflict
 from marketplace.escrow import money, services
 from marketplace.escrow.signer import EscrowWallet, FundsNotReady, PayoutPlan, SignedPayout
 from marketplace.escrow.stack import EscrowStack
+from marketplace.jobs.models import Job, JobState
 from marketplace.jobs.queue import enqueue
 from marketplace.jobs.worker import Handler, JobContext, JobOutcome
 from marketplace.monero.rpc_errors import TransactionRejected
@@ -45,6 +47,8 @@ from marketplace.settings import Settings, SignerRole
 log = logging.getLogger("marketplace.orders.tasks")
 
 WATCH_JOB = "escrow.watch"
+ERASE_SHIPPING_JOB = "orders.erase_shipping_info"
+ERASE_SHIPPING_EVERY = timedelta(hours=1)
 _IN_FLIGHT = (PayoutState.SIGNED, PayoutState.SUBMITTED)
 _SETTLE = frozenset({PayoutPurpose.RELEASE, PayoutPurpose.REFUND, PayoutPurpose.SPLIT})
 
@@ -56,7 +60,27 @@ def handlers(stack: EscrowStack, settings: Settings) -> dict[str, Handler]:
         WATCH_JOB: partial(watch_payments, stack, settings),
         states.DEADLINE_JOB: apply_deadline,
         states.PAYOUT_JOB: partial(pay_out, stack, settings),
+        ERASE_SHIPPING_JOB: erase_shipping_info,
     }
+
+
+def schedule_periodic(db: Session, now: datetime) -> None:
+    """Queue the periodic jobs that are not queued yet (the worker calls it at start; idempotent)."""
+    lock_names(db, [ERASE_SHIPPING_JOB])
+    pending = db.scalar(
+        select(Job.id).where(Job.kind == ERASE_SHIPPING_JOB, Job.state.in_([JobState.QUEUED, JobState.RUNNING]))
+    )
+    if pending is None:
+        enqueue(db, ERASE_SHIPPING_JOB, run_at=now)
+
+
+def erase_shipping_info(ctx: JobContext) -> JobOutcome:
+    """Erase shipping details 30 days after their order ended; again every hour."""
+    with ctx.session() as db:
+        erased = states.erase_old_shipping_info(db, ctx.now)
+    if erased:
+        log.info("shipping details erased", extra={"event": "orders.shipping_info_erased", "orders": erased})
+    return JobOutcome.reschedule(ctx.now + ERASE_SHIPPING_EVERY)
 
 
 def _later(ctx: JobContext, settings: Settings) -> JobOutcome:
