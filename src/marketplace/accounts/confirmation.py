@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from marketplace.accounts.models import User
 from marketplace.accounts.passwords import verify_password
 from marketplace.accounts.signin import claim_totp_step, matching_totp_step, uncounted
-from marketplace.accounts.throttle import SignInScopes, release, reserve_sign_in
+from marketplace.accounts.throttle import Reservation, SignInScopes, release, reserve_sign_in
 from marketplace.errors import InvalidInput, MarketplaceError
 from marketplace.settings import Settings
 
@@ -61,18 +61,8 @@ def confirm_identity(
     if not verify_password(user.password_hash, password):
         raise InvalidInput(WRONG_PASSWORD, field=password_field)
     if user.totp_enabled:
-        step = matching_totp_step(user, code)
-        if step is None:
-            raise InvalidInput(WRONG_CODE, field="totp_code")
-        if not claim_totp_step(db, user, step):
-            # A concurrent request used this code first: refused, though it is no guess.
-            raise uncounted(InvalidInput(WRONG_CODE, field="totp_code"), reservation)
-    release(db, reservation)
-    try:
-        return then()
-    except MarketplaceError as exc:
-        uncounted(exc, reservation)
-        raise
+        _use_code(db, user, code, reservation)
+    return _conclude(db, reservation, then)
 
 
 def confirm_code(
@@ -98,11 +88,22 @@ def confirm_code(
     if not code:
         raise InvalidInput("Enter a current code from your authenticator app to confirm it is you.", field="totp_code")
     reservation = reserve_sign_in(db, settings, SignInScopes.of(user.username_key, client_address))
+    _use_code(db, user, code, reservation)
+    return _conclude(db, reservation, then)
+
+
+def _use_code(db: Session, user: User, code: str, reservation: Reservation) -> None:
+    """Claim ``code``'s time step for ``user``; ``InvalidInput`` (field ``totp_code``) when wrong or used."""
     step = matching_totp_step(user, code)
     if step is None:
         raise InvalidInput(WRONG_CODE, field="totp_code")
     if not claim_totp_step(db, user, step):
+        # A concurrent request used this code first: refused, though it is no guess.
         raise uncounted(InvalidInput(WRONG_CODE, field="totp_code"), reservation)
+
+
+def _conclude(db: Session, reservation: Reservation, then: Callable[[], T]) -> T:
+    """Release the reservation (the proof was right), then ``then()``, whose refusal counts as no failure."""
     release(db, reservation)
     try:
         return then()
