@@ -59,6 +59,7 @@ class _Market:
             data_dir=directory,
             database_url=f"sqlite:///{directory / 'bench.sqlite3'}",
             payment_poll_seconds=0,
+            max_unpaid_orders=1000,  # one buyer places every run's order
             **stack.settings_overrides(),
         )
         self.cluster = stack.cluster
