@@ -6,7 +6,9 @@ one endpoint are serialized; a whole step, open included, runs under it). An esc
 pinned to the endpoint that opened it while it has work (until ``release``, and never while a step
 on it is under way): no other endpoint opens it meanwhile (a wallet open in two processes at once
 would be two writers of one file). An unpinned wallet goes back to the endpoint that still has it
-open, else to the endpoint with the fewest pinned escrows. A wallet is opened only when its
+open, else to the endpoint with the fewest pinned escrows, and of those to one with no wallet open,
+else to the one picked least recently (so two escrows taking turns on two endpoints each keep
+their own open, instead of evicting each other at every step). A wallet is opened only when its
 endpoint does not have it open already (opening costs 1-3 s of CPU in 0.18.0.0); ``opens`` and
 ``opens_by_wallet`` count them. This holds inside one process: an endpoint belongs to one worker
 process (two workers sharing endpoints would each believe its own wallet open there).
@@ -131,6 +133,7 @@ class _Endpoint:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The wallet this process left open there; None when none is (or it is unknown).
     open_wallet: str | None = None
+    last_picked: int = 0  # when a step was last sent here (a count of picks), for least-recently-used
 
 
 def _now() -> datetime:
@@ -167,6 +170,7 @@ class WalletSigner:
         self._state = threading.Lock()
         self._pins: dict[str, int] = {}
         self._busy: Counter[str] = Counter()  # steps under way per wallet (a busy wallet stays pinned)
+        self._picks = 0
         self._vouched: set[str] = set()
         self._closed_cleanly: set[str] = set()
         self.opens_by_wallet: Counter[str] = Counter()
@@ -421,7 +425,8 @@ class WalletSigner:
 
     def _pick(self, name: str) -> _Endpoint:
         """The endpoint for a step on ``name``: where it is pinned, else where it is still open (never
-        another: the file would have two writers), else the endpoint with the fewest pinned escrows."""
+        another: the file would have two writers), else the endpoint with the fewest pinned escrows,
+        preferring one with no wallet open, then the one picked least recently."""
         with self._state:
             index = self._pins.get(name)
             if index is None:
@@ -430,9 +435,19 @@ class WalletSigner:
                     index = holding[0]
                 else:
                     load = Counter(self._pins.values())
-                    index = min(range(len(self._endpoints)), key=lambda candidate: (load[candidate], candidate))
+                    index = min(
+                        self._endpoints,
+                        key=lambda candidate: (
+                            load[candidate.index],
+                            candidate.open_wallet is not None,
+                            candidate.last_picked,
+                            candidate.index,
+                        ),
+                    ).index
                 self._pins[name] = index
             self._busy[name] += 1
+            self._picks += 1
+            self._endpoints[index].last_picked = self._picks
             return self._endpoints[index]
 
     def _set_open(self, endpoint: _Endpoint, name: str | None) -> None:
