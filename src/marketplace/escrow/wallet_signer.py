@@ -5,12 +5,15 @@ endpoint holds one open wallet at a time, so every call to it holds that endpoin
 one endpoint are serialized; a whole step, open included, runs under it). An escrow's wallet is
 pinned to the endpoint that opened it while it has work (until ``release``, and never while a step
 on it is under way): no other endpoint opens it meanwhile (a wallet open in two processes at once
-would be two writers of one file). An unpinned wallet goes to its home endpoint, chosen by a hash
-of its name: the same in every process, so a restarted worker never opens a wallet on another
-endpoint than the one a dead worker may have left it open on. A wallet is opened only when its
-endpoint does not have it open already (opening costs 1-3 s of CPU in 0.18.0.0); ``opens`` and
-``opens_by_wallet`` count them. This holds inside one process: an endpoint belongs to one worker
-process (two workers sharing endpoints would each believe its own wallet open there).
+would be two writers of one file); before its first step a process closes whatever wallet each
+endpoint holds (a worker killed before may have left one open). An unpinned wallet goes back to the
+endpoint that still has it open, else to the endpoint with the fewest pinned escrows, and of those
+to one with no wallet open, else to the one picked least recently (so two escrows taking turns on
+two endpoints each keep their own open, instead of evicting each other at every step). A wallet is
+opened only when its endpoint does not have it open already (opening costs 1-3 s of CPU in
+0.18.0.0); ``opens`` and ``opens_by_wallet`` count them. This holds inside one process: an endpoint
+belongs to one worker process (two workers sharing endpoints would each believe its own wallet open
+there).
 
 Nonces (MONERO-REGTEST.md, "Paying out safely"). A wallet keeps its signing nonces in memory until
 stored; a wallet-rpc killed after a signature comes back with the used nonces on disk, and signing
@@ -37,7 +40,7 @@ Health: each endpoint's last success and last failure (``health()``), for the wo
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import shutil
 import threading
 import time
@@ -133,6 +136,7 @@ class _Endpoint:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The wallet this process left open there; None when none is (or it is unknown).
     open_wallet: str | None = None
+    last_picked: int = 0  # when a step was last sent here (a count of picks), for least-recently-used
 
 
 def _now() -> datetime:
@@ -167,8 +171,11 @@ class WalletSigner:
             for index, url in enumerate(urls)
         ]
         self._state = threading.Lock()
+        self._leftovers_closed = False
+        self._leftovers_lock = threading.Lock()
         self._pins: dict[str, int] = {}
         self._busy: Counter[str] = Counter()  # steps under way per wallet (a busy wallet stays pinned)
+        self._picks = 0
         self._vouched: set[str] = set()
         self._closed_cleanly: set[str] = set()
         self.opens_by_wallet: Counter[str] = Counter()
@@ -421,30 +428,51 @@ class WalletSigner:
     def _password(self, escrow: EscrowWallet) -> str:
         return self._passwords.password(escrow.wallet_name, self._role.value)
 
+    def _close_leftovers(self) -> None:
+        """Before this process's first step, close whatever wallet each endpoint holds (saving it).
+
+        A worker killed before may have left a wallet open on one endpoint; this process knows
+        nothing of it and could otherwise open the same wallet on another endpoint: two writers of
+        one file. An endpoint that does not answer now holds nothing when it comes back (a restart
+        closes every wallet). Only one worker process may use a role's endpoints.
+        """
+        with self._leftovers_lock:
+            if self._leftovers_closed:
+                return
+            for endpoint in self._endpoints:
+                # RpcError: nothing open (-13), or down (it holds nothing when it is back).
+                with endpoint.lock, contextlib.suppress(RpcError):
+                    endpoint.rpc.close_wallet()
+                endpoint.open_wallet = None
+            self._leftovers_closed = True
+
     def _pick(self, name: str) -> _Endpoint:
         """The endpoint for a step on ``name``: where it is pinned, else where it is still open (never
-        another: the file would have two writers), else its home endpoint (``_home``)."""
+        another: the file would have two writers), else the endpoint with the fewest pinned escrows,
+        preferring one with no wallet open, then the one picked least recently."""
+        self._close_leftovers()
         with self._state:
             index = self._pins.get(name)
             if index is None:
                 holding = [endpoint.index for endpoint in self._endpoints if endpoint.open_wallet == name]
-                index = holding[0] if holding else self._home(name)
+                if holding:
+                    index = holding[0]
+                else:
+                    load = Counter(self._pins.values())
+                    index = min(
+                        self._endpoints,
+                        key=lambda candidate: (
+                            load[candidate.index],
+                            candidate.open_wallet is not None,
+                            candidate.last_picked,
+                            candidate.index,
+                        ),
+                    ).index
                 self._pins[name] = index
             self._busy[name] += 1
+            self._picks += 1
+            self._endpoints[index].last_picked = self._picks
             return self._endpoints[index]
-
-    def _home(self, name: str) -> int:
-        """The endpoint a wallet always goes to: a hash of its name, the same in every process.
-
-        A worker that restarts (or a second worker) therefore never opens a wallet on another
-        endpoint than the one a dead worker may have left it open on; hashing spreads escrows evenly.
-        """
-        digest = hashlib.sha256(name.encode()).digest()
-        return int.from_bytes(digest[:8], "big") % len(self._endpoints)
-
-    def home_endpoint(self, escrow: EscrowWallet) -> str:
-        """The URL of the endpoint ``escrow``'s wallet always goes to in this role."""
-        return self._endpoints[self._home(escrow.wallet_name)].health.url
 
     def _set_open(self, endpoint: _Endpoint, name: str | None) -> None:
         with self._state:
