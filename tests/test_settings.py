@@ -351,6 +351,21 @@ def test_bad_escrow_settings_are_refused_with_the_setting_named(overrides: dict[
         load_settings(env="development", **overrides)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "setting"),
+    [
+        ({"signer_buyer_urls": "http://127.0.0.1:1, http://signer:hunter2-secret@127.0.0.1:2"}, "SIGNER_BUYER_URLS"),
+        ({"signer_arbiter_urls": "signer:hunter2-secret@127.0.0.1:2"}, "SIGNER_ARBITER_URLS"),
+        ({"monerod_url": "http://node:hunter2-secret@127.0.0.1:18081"}, "MONEROD_URL"),
+    ],
+)
+def test_a_url_with_a_login_in_it_is_refused_without_echoing_it(overrides: dict[str, Any], setting: str) -> None:
+    # The URLs are published by /ready (signer names) and logged with every RPC error.
+    with pytest.raises(ValidationError, match=f"{setting}.*user name or password") as refused:
+        load_settings(env="development", **overrides)
+    assert "hunter2-secret" not in str(refused.value)
+
+
 def test_a_signer_login_splits_into_user_and_password_once() -> None:
     settings = load_settings(env="development", signer_buyer_login="signer:pa:ss")
 

@@ -240,10 +240,13 @@ class Settings(BaseSettings):
     # Escrow on Monero. Without monerod and the three roles' signer URLs, escrow is off: the site
     # runs, ordering answers 503 `escrow_unavailable`, and /ready names what is missing.
     monerod_url: str | None = Field(
-        default=None, description="monerod's RPC address, e.g. `http://127.0.0.1:18081` (the worker's only daemon)."
+        default=None,
+        description="monerod's RPC address, e.g. `http://127.0.0.1:18081` (the worker's only daemon); no login in it.",
     )
     signer_buyer_urls: str = Field(
-        default="", description="The buyer signer's monero-wallet-rpc endpoints, comma-separated URLs."
+        default="",
+        description="The buyer signer's monero-wallet-rpc endpoints, comma-separated URLs; no login in them (the "
+        "login is `MARKETPLACE_SIGNER_BUYER_LOGIN`: URLs are shown in /ready and the logs).",
     )
     signer_vendor_urls: str = Field(
         default="", description="The vendor signer's monero-wallet-rpc endpoints, comma-separated URLs."
@@ -429,9 +432,22 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_escrow_settings(self) -> Settings:
-        """Signer URLs are http(s) URLs, logins are ``user:password``, the fee has an address of the network."""
+        """URLs are http(s) with no login in them, logins ``user:password``, the fee has an address of the network."""
+        if self.monerod_url is not None and "@" in self.monerod_url:
+            msg = (
+                f"{ENV_PREFIX}MONEROD_URL holds a user name or password (before an @): URLs are shown in /ready "
+                "and in the logs, so they must hold no secret"
+            )
+            raise ValueError(msg)
         for role in SignerRole:
             for url in self.signer_urls(role):
+                if "@" in url:  # not echoed: it may be a password
+                    msg = (
+                        f"{ENV_PREFIX}SIGNER_{role.upper()}_URLS: a URL holds a user name or password (before an @); "
+                        f"URLs are shown in /ready and in the logs: give the login in "
+                        f"{ENV_PREFIX}SIGNER_{role.upper()}_LOGIN (or its _FILE) instead"
+                    )
+                    raise ValueError(msg)
                 if not url.startswith(("http://", "https://")):
                     msg = f"{ENV_PREFIX}SIGNER_{role.upper()}_URLS: {url!r} is not an http(s) URL"
                     raise ValueError(msg)

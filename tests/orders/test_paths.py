@@ -467,6 +467,37 @@ def test_suspending_a_party_strands_no_escrow(market: Market) -> None:
     assert pay_out(market, order_id, PayoutPurpose.REFUND, signers=("arbiter", "buyer")) is OrderState.RESOLVED
 
 
+@pytest.mark.parametrize("status", [AccountStatus.SUSPENDED, AccountStatus.DELETED])
+def test_a_dispute_taken_by_an_arbiter_who_is_gone_is_open_to_the_others(market: Market, status: AccountStatus) -> None:
+    order_id = market.disputed_order()
+    assert market.post(market.arbiter, order_id, "claim").status_code == 200
+    with market.database.session() as session:
+        session.execute(update(User).where(User.id == market.arbiter.user.id).values(status=status))
+    # The dispute is in the other arbiters' list again, and they can see it, take it over and decide it.
+    assert [item["id"] for item in market.other_arbiter.client.get("/api/v1/orders").json()["items"]] == [order_id]
+    assert market.get(order_id, market.other_arbiter)["state"] == "disputed"
+    taken = market.post(market.other_arbiter, order_id, "claim")
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["dispute"]["arbiter"]["id"] == market.other_arbiter.user.id
+    assert taken.json()["history"][-1]["reason"].startswith("An arbiter took over the dispute")
+    third = market.make_person(Role.ARBITER)  # taken over by an active arbiter: theirs alone again
+    assert_api_error(third.client.get(f"/api/v1/orders/{order_id}"), 404, "not_found")
+    decided = market.post(market.other_arbiter, order_id, "decision", {"outcome": "refund", "reason": "Vendor gone."})
+    assert decided.status_code == 202, decided.text
+    assert pay_out(market, order_id, PayoutPurpose.REFUND, signers=("arbiter", "buyer")) is OrderState.RESOLVED
+    assert_api_error(third.client.get(f"/api/v1/orders/{order_id}"), 404, "not_found")
+
+
+def test_a_dispute_taken_by_a_gone_arbiter_can_be_decided_without_a_claim(market: Market) -> None:
+    order_id = market.disputed_order()
+    assert market.post(market.arbiter, order_id, "claim").status_code == 200
+    with market.database.session() as session:
+        session.execute(update(User).where(User.id == market.arbiter.user.id).values(status=AccountStatus.SUSPENDED))
+    decided = market.post(market.other_arbiter, order_id, "decision", {"outcome": "release", "reason": "Shipped."})
+    assert decided.status_code == 202, decided.text
+    assert decided.json()["dispute"]["arbiter"]["id"] == market.other_arbiter.user.id
+
+
 def test_the_payment_qr_code_holds_the_address_and_what_is_missing(market: Market) -> None:
     order_id = market.place()
     path = f"/api/v1/orders/{order_id}/payment-qr.svg"

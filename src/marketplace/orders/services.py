@@ -65,21 +65,26 @@ def require_escrow(settings: Settings) -> None:
         )
 
 
-def viewer_actor(order: Order, user: User) -> states.Actor | None:
-    """The role ``user`` has on ``order`` (buyer, vendor, arbiter of its dispute), or None if they may not see it."""
+def viewer_actor(db: Session, order: Order, user: User) -> states.Actor | None:
+    """The role ``user`` has on ``order`` (buyer, vendor, arbiter of its dispute), or None if they may not see it.
+
+    An open dispute taken by an arbiter whose account is no longer active is every arbiter's again.
+    """
     if user.id == order.buyer_id:
         return states.Actor(EventActor.BUYER, user.id)
     if user.id == order.vendor_id:
         return states.Actor(EventActor.VENDOR, user.id)
-    if user.role is Role.ARBITER and order.dispute_opened_at is not None and order.arbiter_id in (None, user.id):
-        return states.Actor(EventActor.ARBITER, user.id)
+    if user.role is Role.ARBITER and order.dispute_opened_at is not None:
+        open_again = order.state is OrderState.DISPUTED and states.claim_lapsed(db, order)
+        if order.arbiter_id in (None, user.id) or open_again:
+            return states.Actor(EventActor.ARBITER, user.id)
     return None
 
 
 def order_for(db: Session, user: User, order_id: str) -> tuple[Order, states.Actor]:
     """The order and ``user``'s role on it; ``NotFound`` if there is none or they may not see it."""
     order = db.get(Order, parse_order_id(order_id), populate_existing=True)
-    actor = None if order is None else viewer_actor(order, user)
+    actor = None if order is None else viewer_actor(db, order, user)
     if order is None or actor is None:
         raise _no_such_order()
     return order, actor
@@ -165,11 +170,12 @@ def list_orders(db: Session, user: User, *, state: OrderState | None, page: int,
     """The orders ``user`` may see, optionally in one state.
 
     A buyer's or a vendor's: their own, newest first. An arbiter's: the open disputes nobody has
-    taken, oldest first, then the ones they took (open first, oldest first).
+    taken (or taken by an arbiter whose account is no longer active), oldest first, then the ones
+    they took (open first, oldest first).
     """
     statement = select(Order)
     if user.role is Role.ARBITER:
-        untaken = (Order.state == OrderState.DISPUTED) & Order.arbiter_id.is_(None)
+        untaken = (Order.state == OrderState.DISPUTED) & states.dispute_untaken()
         statement = statement.where(untaken | (Order.arbiter_id == user.id)).order_by(
             case((Order.state == OrderState.DISPUTED, 0), else_=1), Order.dispute_opened_at, Order.id
         )

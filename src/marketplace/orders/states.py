@@ -44,8 +44,10 @@ buyer and arbiter; the finalize deadline, vendor and arbiter; an arbiter's decis
 and the favoured party (release: vendor; refund: buyer; split: the party with the larger part,
 the buyer on a tie); a return, buyer and arbiter. The proposer is named first.
 
-Accounts: a suspended or closed party cannot sign in, but nothing here looks at account status,
-so the other party, the worker, the deadlines and the arbiters carry every open order to its end.
+Accounts: a suspended or closed party cannot sign in, but nothing here looks at a party's
+account status, so the other party, the worker, the deadlines and the arbiters carry every open
+order to its end. A dispute taken by an arbiter whose account is no longer active (suspended,
+deleted) is open again to every arbiter (``dispute_untaken``): a claim never strands a dispute.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.models import AccountStatus, Role, User
 from marketplace.db.writes import compare_and_set, lock_names, select_for_update
 from marketplace.errors import Conflict, Forbidden, InvalidInput, MarketplaceError, NotFound
 from marketplace.jobs.queue import enqueue
@@ -729,10 +731,26 @@ def dispute(db: Session, order_id: str, actor: Actor, now: datetime, *, reason: 
     _with_retries(attempt)
 
 
+def dispute_untaken() -> ColumnElement[bool]:
+    """SQL: the order's dispute is nobody's: not taken, or taken by an arbiter whose account is no
+    longer active (suspended or deleted), so that another arbiter can take it over."""
+    inactive = select(User.id).where(User.status != AccountStatus.ACTIVE)
+    return Order.arbiter_id.is_(None) | Order.arbiter_id.in_(inactive)
+
+
+def claim_lapsed(db: Session, order: Order) -> bool:
+    """``order``'s dispute was taken by an arbiter whose account is no longer active (see ``dispute_untaken``)."""
+    if order.arbiter_id is None:
+        return False
+    status = db.scalar(select(User.status).where(User.id == order.arbiter_id))
+    return status is not AccountStatus.ACTIVE
+
+
 def claim_dispute(db: Session, order_id: str, actor: Actor, now: datetime) -> None:
     """An arbiter takes a dispute (no state change): from now on only they see and decide it.
 
-    Taking one's own dispute again changes nothing; another arbiter's is ``Conflict``.
+    Taking one's own dispute again changes nothing; another arbiter's is ``Conflict``, unless that
+    arbiter's account is no longer active (then this one takes it over).
     """
     _require(actor, EventActor.ARBITER, message="Only an arbiter can take a dispute.")
     order = _order(db, order_id)
@@ -740,7 +758,8 @@ def claim_dispute(db: Session, order_id: str, actor: Actor, now: datetime) -> No
         raise Conflict(f"Only an open dispute can be taken; this order is {_said(order.state)}.", state=order.state)
     if order.arbiter_id == actor.user_id:
         return
-    if order.arbiter_id is not None:
+    lapsed = claim_lapsed(db, order)
+    if order.arbiter_id is not None and not lapsed:
         raise Conflict("Another arbiter has taken this dispute.", state=order.state)
     try:
         _note(
@@ -749,8 +768,12 @@ def claim_dispute(db: Session, order_id: str, actor: Actor, now: datetime) -> No
             actor,
             now,
             values={"arbiter_id": actor.user_id, "dispute_claimed_at": now, "dispute_last_activity_at": now},
-            where=[Order.arbiter_id.is_(None)],
-            reason="An arbiter took the dispute.",
+            where=[dispute_untaken()],
+            reason=(
+                "An arbiter took over the dispute: the arbiter who had taken it can no longer act."
+                if lapsed
+                else "An arbiter took the dispute."
+            ),
         )
     except _Stale as stale:
         raise stale.conflict from None
@@ -788,7 +811,7 @@ def decide(
     refusal = "Only an open dispute can be decided; this order is {state}."
     if order.state is not S.DISPUTED:
         raise Conflict(refusal.format(state=_said(order.state)), state=order.state)
-    if order.arbiter_id not in (None, actor.user_id):
+    if order.arbiter_id not in (None, actor.user_id) and not claim_lapsed(db, order):
         raise Conflict("Another arbiter has taken this dispute.", state=order.state)
     try:
         _settle(
@@ -809,7 +832,7 @@ def decide(
                 "decision_reason": text,
                 "decided_at": now,
             },
-            where=[(Order.arbiter_id.is_(None)) | (Order.arbiter_id == actor.user_id)],
+            where=[dispute_untaken() | (Order.arbiter_id == actor.user_id)],
             refusal=refusal,
             reason=f"The arbiter decided: {chosen.value}. {text}",
         )
@@ -1213,10 +1236,12 @@ __all__ = [
     "SeenPayment",
     "cancel",
     "claim_dispute",
+    "claim_lapsed",
     "confirm",
     "decide",
     "decline",
     "dispute",
+    "dispute_untaken",
     "erase_old_shipping_info",
     "escrow_ready",
     "on_deadline",
