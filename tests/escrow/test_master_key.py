@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,14 @@ def test_derived_keys_differ_by_purpose_and_master_key() -> None:
     assert shipping != derive_key(b"master-one", "wallet-password")
     assert shipping != derive_key(b"master-two", "shipping-info")
     assert shipping == derive_key(b"master-one", "shipping-info")
+
+
+def test_processes_starting_together_all_read_the_one_whole_key(tmp_path: Path) -> None:
+    """The web process and the worker start at once in development: none may read an empty key."""
+    settings = load_settings(env="development", data_dir=tmp_path)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        keys = list(pool.map(lambda _: load_master_key(settings), range(64)))
+
+    assert len(set(keys)) == 1
+    assert len(keys[0]) == 64
+    assert sorted(path.name for path in tmp_path.iterdir()) == [DEVELOPMENT_KEY_FILE]  # no temporary left

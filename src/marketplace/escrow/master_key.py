@@ -13,6 +13,7 @@ import hmac
 import logging
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from marketplace.settings import Settings
@@ -48,12 +49,17 @@ def _development_key(path: Path) -> str:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
+    # Written whole to a private temporary file, then linked into place: a process starting at the
+    # same moment sees either no file or the whole key, never an empty one.
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".wallet-master-key-")
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(key + "\n")
+        os.link(temporary, path)
     except FileExistsError:  # another process made it first
         return path.read_text(encoding="utf-8").strip()
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(key + "\n")
+    finally:
+        Path(temporary).unlink()
     log.warning(
         "development: generated a wallet master key",
         extra={"event": "escrow.master_key_generated", "path": str(path)},
