@@ -37,13 +37,11 @@ TEST_SECRET_KEY = "e90ebc3bb54e30ddb0b15d5cb9e501a69bea8a71958ec2a656461a0d626ad
 _counter = itertools.count()
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test using the regtest chain runs in one xdist worker (one chain per session, with
-    ``--dist loadgroup``); tryfirst so that xdist sees the mark."""
-    for item in items:
-        if "regtest" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("regtest"))
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Every test using the regtest chain is marked ``regtest``: ``make test`` runs them in one
+    process of their own (one chain per session) beside the others, which run with xdist."""
+    if "regtest" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.regtest)
 
 
 @pytest.fixture(scope="session")
