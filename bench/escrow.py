@@ -19,7 +19,7 @@ is checked to have arrived (a figure of payouts that never land would be worth n
 The same two waits **through the marketplace** (the order API and ``marketplace worker``) plug in
 through ``MARKETPLACE_SIDE``: a function per figure that measures ``runs`` runs on the same
 cluster and returns them; the table then shows them beside the raw ones with the overhead (target:
-under 20%, or under 2 s). None is registered yet: those figures come with the integration.
+under 20%, or under 2 s); `bench/escrow_marketplace.py` registers them.
 
     python -m bench --escrow-only            # only these figures (about 2 minutes)
 """

@@ -9,7 +9,7 @@ timestamps, never by when a job runs).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,9 +22,12 @@ from marketplace.db.base import utcnow
 from marketplace.db.engine import Database
 from marketplace.jobs.models import Job
 from marketplace.listings.models import Listing
+from marketplace.monero.regtest import RegtestCluster
 from marketplace.orders import states
 from marketplace.orders.models import Order, OrderEvent, OrderState
+from marketplace.runtime import build_runtime
 from marketplace.settings import Settings
+from tests.orders.escrow_chain import Chain
 from tests.support.escrow import ESCROW_SETTINGS
 from tests.support.factories import MAINNET_ADDRESS, Person
 
@@ -194,3 +197,41 @@ def market(
         listing=make_listing(vendor=vendor.user, price_atomic=PRICE, stock=5),
         make_person=make_person,
     )
+
+
+# --- the real chain (regtest tests only; these fixtures start nothing until a test asks) --------
+
+
+@pytest.fixture
+def chains(regtest: RegtestCluster, market: Market) -> Iterator[Callable[[], Chain]]:
+    """Start a worker for the test (a fresh runtime each time: a restarted worker knows nothing of the last)."""
+    started: list[Chain] = []
+
+    def start() -> Chain:
+        started.append(Chain.start(regtest, build_runtime(market.settings, market.database)))
+        return started[-1]
+
+    yield start
+    for chain in started:
+        chain.close()
+
+
+@pytest.fixture
+def chain(chains: Callable[[], Chain]) -> Chain:
+    """The test's worker on the session's regtest chain (``escrow_chain.Chain``)."""
+    return chains()
+
+
+@pytest.fixture
+def vendor_address(regtest: RegtestCluster, market: Market) -> str:
+    """A real payee address as the vendor's payout address (set before any order fixes it in its terms)."""
+    address = regtest.new_personal_address()
+    with market.database.session() as session:
+        session.execute(update(User).where(User.id == market.vendor.user.id).values(payout_address=address))
+    return address
+
+
+@pytest.fixture
+def addresses(regtest: RegtestCluster, vendor_address: str) -> dict[str, str]:
+    """Real payee addresses: the vendor's payout address (set on the market) and one for the buyer's refunds."""
+    return {"vendor": vendor_address, "buyer": regtest.new_personal_address()}

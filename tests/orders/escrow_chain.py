@@ -7,16 +7,20 @@ chain. Rounds are bounded: an order that never gets there fails the test with it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
+from marketplace.db.base import utcnow
 from marketplace.db.engine import Database
 from marketplace.jobs import registry
 from marketplace.jobs.models import Job
 from marketplace.jobs.worker import Worker
 from marketplace.monero.regtest import RegtestCluster
+from marketplace.orders.models import EscrowPayout, PayoutState
 from marketplace.runtime import Runtime
 
 JOBS_PER_ROUND = 8
@@ -46,6 +50,12 @@ class Chain:
             self.cluster.mine(1)
         raise AssertionError(f"{what or 'the order'} did not get there in {max_rounds} blocks: {self.jobs()}")
 
+    def close(self) -> None:
+        """Close the signers' and the daemon's connections (the database is the test's)."""
+        stack = self.runtime.escrow_stack()
+        if stack is not None:
+            stack.close()
+
     def jobs(self) -> list[tuple[str, str, int, str | None]]:
         database: Database = self.runtime.database
         with database.session() as session:
@@ -53,3 +63,21 @@ class Chain:
                 (job.kind, job.state.value, job.attempts, job.last_error)
                 for job in session.scalars(select(Job).order_by(Job.id))
             ]
+
+
+def payouts(database: Database, order_id: str) -> list[EscrowPayout]:
+    """The order's payout attempts, in the order they were made."""
+    with database.session() as session:
+        statement = select(EscrowPayout).where(EscrowPayout.order_id == order_id).order_by(EscrowPayout.attempt)
+        return list(session.scalars(statement))
+
+
+def confirmed_payouts(database: Database, order_id: str) -> list[EscrowPayout]:
+    return [payout for payout in payouts(database, order_id) if payout.state is PayoutState.CONFIRMED]
+
+
+def wait_until(moment: datetime) -> None:
+    """Let real time pass until ``moment`` (windows are set short through the settings, not a fake clock)."""
+    left = (moment - utcnow()).total_seconds()
+    if left > 0:
+        time.sleep(left + 0.5)

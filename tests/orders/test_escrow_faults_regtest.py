@@ -31,9 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
 
-from marketplace.accounts.models import User
 from marketplace.db.base import utcnow
 from marketplace.escrow.signer import EscrowWallet, SignerRole
 from marketplace.escrow.wallet_signer import WalletSigner
@@ -42,10 +40,9 @@ from marketplace.monero.regtest import RegtestCluster
 from marketplace.monero.rpc import SignResult, WalletRpc
 from marketplace.orders import states
 from marketplace.orders.models import EscrowPayout, OrderState, PayoutPurpose, PayoutState
-from marketplace.runtime import Runtime, build_runtime
 from tests.conftest import TEST_SECRET_KEY
 from tests.orders.conftest import Market
-from tests.orders.escrow_chain import Chain
+from tests.orders.escrow_chain import Chain, confirmed_payouts, payouts
 from tests.orders.escrow_worker_process import FAULT, MARK
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,31 +56,6 @@ SECRET_FILES = ("wallet_master_key", "signer_buyer_login", "signer_vendor_login"
 @pytest.fixture
 def settings_overrides(escrow_settings: dict[str, Any]) -> dict[str, Any]:
     return {**escrow_settings, "payment_poll_seconds": 0}
-
-
-@pytest.fixture
-def addresses(regtest: RegtestCluster, market: Market) -> dict[str, str]:
-    """Real payee addresses for the vendor's payout and the buyer's refund, set on the market."""
-    vendor_address = regtest.new_personal_address()
-    with market.database.session() as session:
-        session.execute(update(User).where(User.id == market.vendor.user.id).values(payout_address=vendor_address))
-    return {"vendor": vendor_address, "buyer": regtest.new_personal_address()}
-
-
-@pytest.fixture
-def chains(regtest: RegtestCluster, market: Market) -> Iterator[Callable[[], Chain]]:
-    """Start the test's worker (a fresh runtime each time: a restarted worker knows nothing of the last)."""
-    runtimes: list[Runtime] = []
-
-    def start() -> Chain:
-        runtimes.append(build_runtime(market.settings, market.database))
-        return Chain.start(regtest, runtimes[-1])
-
-    yield start
-    for runtime in runtimes:
-        stack = runtime.escrow_stack()
-        if stack is not None:
-            stack.close()
 
 
 @dataclass
@@ -170,12 +142,6 @@ def start_worker(
 # --- what the tests read ---------------------------------------------------------------------
 
 
-def _payouts(market: Market, order_id: str) -> list[EscrowPayout]:
-    with market.database.session() as session:
-        statement = select(EscrowPayout).where(EscrowPayout.order_id == order_id).order_by(EscrowPayout.attempt)
-        return list(session.scalars(statement))
-
-
 def _job(market: Market, order_id: str, kind: str) -> Job:
     jobs = market.jobs(order_id, kind)
     assert len(jobs) == 1, jobs
@@ -216,7 +182,7 @@ def _assert_released_once(
     """Completed; exactly one confirmed settling payout, paying the vendor once; the escrow emptied."""
     assert market.state(order_id) is OrderState.COMPLETED
     assert _history(market, order_id) == RELEASE_HISTORY
-    confirmed = [payout for payout in _payouts(market, order_id) if payout.state is PayoutState.CONFIRMED]
+    confirmed = confirmed_payouts(market.database, order_id)
     assert len(confirmed) == 1, confirmed
     (payout,) = confirmed
     assert payout.purpose is PayoutPurpose.RELEASE
@@ -301,7 +267,7 @@ def test_a_worker_killed_between_signing_and_recording_a_payout_pays_out_exactly
     died_at = doomed.wait_for_mark()
     doomed.killed()  # by its own SIGKILL: "signed" right after both signatures, "saved" before submitting
 
-    saved = _payouts(market, order_id)
+    saved = payouts(market.database, order_id)
     if fault == "signed":
         assert saved == []  # the signed transaction was in the dead worker's memory only
     else:
@@ -313,7 +279,7 @@ def test_a_worker_killed_between_signing_and_recording_a_payout_pays_out_exactly
     chain.run(lambda: market.state(order_id) is OrderState.COMPLETED, what="release after the crash")
 
     payout = _assert_released_once(market, regtest, order_id, due, addresses)
-    attempts = [(item.attempt, item.state) for item in _payouts(market, order_id)]
+    attempts = [(item.attempt, item.state) for item in payouts(market.database, order_id)]
     if fault == "signed":
         # A new attempt (a fresh exchange, a new proposal); the lost one can never be mined now.
         assert attempts == [(1, PayoutState.CONFIRMED)]
@@ -372,7 +338,8 @@ def test_a_cosigner_killed_right_after_signing_signs_nothing_before_a_fresh_exch
 
     chain.run(
         lambda: (
-            bool(lost) and (_job(market, order_id, states.PAYOUT_JOB).attempts > 0 or bool(_payouts(market, order_id)))
+            bool(lost)
+            and (_job(market, order_id, states.PAYOUT_JOB).attempts > 0 or bool(payouts(market.database, order_id)))
         ),
         what="the first attempt",
     )
@@ -382,13 +349,13 @@ def test_a_cosigner_killed_right_after_signing_signs_nothing_before_a_fresh_exch
         1,
         "FreshExchangeRequired",
     )
-    assert _payouts(market, order_id) == []  # the first attempt failed before it was saved
+    assert payouts(market.database, order_id) == []  # the first attempt failed before it was saved
     assert market.state(order_id) is OrderState.PAYING_OUT
     _when_due(market, order_id, states.PAYOUT_JOB)
     chain.run(lambda: market.state(order_id) is OrderState.COMPLETED, what="release after the co-signer's restart")
 
     payout = _assert_released_once(market, regtest, order_id, due, addresses)
-    assert [(item.attempt, item.state) for item in _payouts(market, order_id)] == [(1, PayoutState.CONFIRMED)]
+    assert [(item.attempt, item.state) for item in payouts(market.database, order_id)] == [(1, PayoutState.CONFIRMED)]
     (first,) = lost
     assert set(payout.txids).isdisjoint(first.tx_hash_list)
     assert _never_mined(regtest, list(first.tx_hash_list))

@@ -8,48 +8,19 @@ checked: the order's state and history, and the piconero that arrive at each pay
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
 
-from marketplace.accounts.models import User
 from marketplace.monero.regtest import RegtestCluster
-from marketplace.orders.models import EscrowPayout, OrderState, PayoutState
-from marketplace.runtime import build_runtime
+from marketplace.orders.models import OrderState
 from tests.orders.conftest import Market
-from tests.orders.escrow_chain import Chain
+from tests.orders.escrow_chain import Chain, confirmed_payouts
 
 
 @pytest.fixture
 def settings_overrides(escrow_settings: dict[str, Any]) -> dict[str, Any]:
     return {**escrow_settings, "payment_poll_seconds": 0}
-
-
-@pytest.fixture
-def chain(regtest: RegtestCluster, market: Market) -> Iterator[Chain]:
-    runtime = build_runtime(market.settings, market.database)
-    try:
-        yield Chain.start(regtest, runtime)
-    finally:
-        stack = runtime.escrow_stack()
-        if stack is not None:
-            stack.close()
-
-
-@pytest.fixture
-def addresses(regtest: RegtestCluster, market: Market) -> dict[str, str]:
-    """Real payee addresses for the vendor's payout and the buyer's refund, set on the market."""
-    vendor_address = regtest.new_personal_address()
-    with market.database.session() as session:
-        session.execute(update(User).where(User.id == market.vendor.user.id).values(payout_address=vendor_address))
-    return {"vendor": vendor_address, "buyer": regtest.new_personal_address()}
-
-
-def _payouts(market: Market, order_id: str) -> list[EscrowPayout]:
-    with market.database.session() as session:
-        return list(session.scalars(select(EscrowPayout).where(EscrowPayout.order_id == order_id)))
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -67,8 +38,7 @@ def test_release_pays_the_vendor_what_the_buyer_paid_less_the_network_fee(
     assert market.post(market.buyer, order_id, "confirm", {}).status_code == 202
     chain.run(lambda: market.state(order_id) is OrderState.COMPLETED, what="release")
 
-    payouts = _payouts(market, order_id)
-    confirmed = [payout for payout in payouts if payout.state is PayoutState.CONFIRMED]
+    confirmed = confirmed_payouts(market.database, order_id)
     assert len(confirmed) == 1
     (payout,) = confirmed
     assert [destination["role"] for destination in payout.destinations] == ["vendor"]

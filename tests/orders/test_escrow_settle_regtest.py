@@ -18,25 +18,21 @@ listing's stock.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pyotp
 import pytest
-from sqlalchemy import select, update
 
 from marketplace.accounts import totp
 from marketplace.accounts.models import User
 from marketplace.db.base import utcnow
 from marketplace.escrow.wallet_signer import WalletSigner
 from marketplace.monero.regtest import RegtestCluster
-from marketplace.orders.models import EscrowPayout, OrderState, PayoutPurpose, PayoutState
-from marketplace.runtime import build_runtime
+from marketplace.orders.models import EscrowPayout, OrderState, PayoutPurpose
 from marketplace.settings import SignerRole
 from tests.orders.conftest import Market
-from tests.orders.escrow_chain import Chain
+from tests.orders.escrow_chain import Chain, confirmed_payouts, wait_until
 from tests.support.api import assert_api_error
 from tests.support.factories import Person
 
@@ -67,26 +63,6 @@ def settings_overrides(escrow_settings: dict[str, Any], windows: dict[str, int],
     }
 
 
-@pytest.fixture
-def chain(regtest: RegtestCluster, market: Market) -> Iterator[Chain]:
-    runtime = build_runtime(market.settings, market.database)
-    try:
-        yield Chain.start(regtest, runtime)
-    finally:
-        stack = runtime.escrow_stack()
-        if stack is not None:
-            stack.close()
-
-
-@pytest.fixture
-def vendor_address(regtest: RegtestCluster, market: Market) -> str:
-    """A real payee address as the vendor's payout address (set before any order fixes it in its terms)."""
-    address = regtest.new_personal_address()
-    with market.database.session() as session:
-        session.execute(update(User).where(User.id == market.vendor.user.id).values(payout_address=address))
-    return address
-
-
 # --- helpers -------------------------------------------------------------------------------------
 
 
@@ -101,17 +77,6 @@ def _funded(market: Market, chain: Chain, regtest: RegtestCluster, *order_ids: s
     chain.run(lambda: all(market.state(o) is OrderState.FUNDED for o in order_ids), what="funding")
     (due,) = dues
     return int(due)
-
-
-def _confirmed(market: Market, order_id: str) -> list[EscrowPayout]:
-    with market.database.session() as session:
-        return list(
-            session.scalars(
-                select(EscrowPayout)
-                .where(EscrowPayout.order_id == order_id, EscrowPayout.state == PayoutState.CONFIRMED)
-                .order_by(EscrowPayout.id)
-            )
-        )
 
 
 def _expected(parts: list[tuple[str, str, int]], received: int, network_fee: int) -> list[dict[str, Any]]:
@@ -142,7 +107,7 @@ def _paid_once(
 ) -> EscrowPayout:
     """Exactly one confirmed payout, signed by ``signers``, paying ``parts`` less their share of its
     network fee, each amount arrived on chain, the escrow emptied."""
-    (payout,) = _confirmed(market, order_id)
+    (payout,) = confirmed_payouts(market.database, order_id)
     assert payout.purpose is purpose
     assert (payout.proposer, payout.cosigner) == signers
     received = market.get(order_id)["escrow"]["received_atomic"]
@@ -159,13 +124,6 @@ def _paid_once(
 
 def _history(body: dict[str, Any]) -> list[tuple[str, str | None, str]]:
     return [(event["actor"], event["from_state"], event["to_state"]) for event in body["history"]]
-
-
-def _wait_until(moment: datetime) -> None:
-    """Real time passes (the window is the order's, set short through the settings)."""
-    left = (moment - utcnow()).total_seconds()
-    if left > 0:
-        time.sleep(left + 0.2)
 
 
 def _enable_two_factor(market: Market, person: Person) -> str:
@@ -245,7 +203,7 @@ def test_not_shipped_within_the_ship_window_the_buyer_cancels_alone_and_is_refun
     order_id = market.place(refund_address=refund_address)
     due = _funded(market, chain, regtest, order_id)
     ship_by = datetime.fromisoformat(market.get(order_id)["ship_by"])
-    _wait_until(ship_by)
+    wait_until(ship_by)
 
     cancelled = market.post(market.buyer, order_id, "cancel", {})
     assert cancelled.status_code == 202, cancelled.text  # alone: no request to the vendor first
@@ -398,7 +356,7 @@ def test_the_buyer_silent_through_the_finalize_window_the_vendor_is_paid(
     due = _funded(market, chain, regtest, order_id)
     shipped = market.post(market.vendor, order_id, "ship", {"note": "Tracked parcel."})
     assert shipped.status_code == 200, shipped.text
-    _wait_until(datetime.fromisoformat(shipped.json()["finalize_at"]))
+    wait_until(datetime.fromisoformat(shipped.json()["finalize_at"]))
     chain.run(lambda: market.state(order_id) is OrderState.COMPLETED, what="the release")
 
     _paid_once(

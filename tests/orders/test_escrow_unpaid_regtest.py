@@ -10,24 +10,20 @@ clock.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from marketplace.accounts.models import User
 from marketplace.db.base import utcnow
 from marketplace.escrow import money
 from marketplace.jobs.models import Job, JobState
 from marketplace.monero.regtest import RegtestCluster
 from marketplace.orders.models import EscrowPayout, OrderState, PayoutPurpose, PayoutState
-from marketplace.runtime import build_runtime
 from marketplace.settings import SignerRole
 from tests.orders.conftest import Market
-from tests.orders.escrow_chain import Chain
+from tests.orders.escrow_chain import Chain, confirmed_payouts, payouts, wait_until
 
 DAY = 24 * 3600
 STOCK = 5  # the market's listing
@@ -42,37 +38,6 @@ def payment_window_seconds() -> int:
 @pytest.fixture
 def settings_overrides(escrow_settings: dict[str, Any], payment_window_seconds: int) -> dict[str, Any]:
     return {**escrow_settings, "payment_poll_seconds": 0, "payment_window_seconds": payment_window_seconds}
-
-
-@pytest.fixture
-def chain(regtest: RegtestCluster, market: Market) -> Iterator[Chain]:
-    runtime = build_runtime(market.settings, market.database)
-    try:
-        yield Chain.start(regtest, runtime)
-    finally:
-        stack = runtime.escrow_stack()
-        if stack is not None:
-            stack.close()
-
-
-@pytest.fixture
-def addresses(regtest: RegtestCluster, market: Market) -> dict[str, str]:
-    """Real payee addresses for the vendor's payout and the buyer's refund, set on the market."""
-    vendor_address = regtest.new_personal_address()
-    with market.database.session() as session:
-        session.execute(update(User).where(User.id == market.vendor.user.id).values(payout_address=vendor_address))
-    return {"vendor": vendor_address, "buyer": regtest.new_personal_address()}
-
-
-def _payouts(market: Market, order_id: str) -> list[EscrowPayout]:
-    with market.database.session() as session:
-        return list(
-            session.scalars(select(EscrowPayout).where(EscrowPayout.order_id == order_id).order_by(EscrowPayout.id))
-        )
-
-
-def _confirmed(market: Market, order_id: str) -> list[EscrowPayout]:
-    return [payout for payout in _payouts(market, order_id) if payout.state is PayoutState.CONFIRMED]
 
 
 def _failed_jobs(market: Market) -> list[tuple[str, str | None]]:
@@ -90,13 +55,6 @@ def _txids_at(regtest: RegtestCluster, address: str) -> set[str]:
     return {transfer.txid for transfer in regtest.payee.get_transfers(incoming=True) if transfer.address == address}
 
 
-def _wait_until(moment: datetime) -> None:
-    """Real time passes (the payment window is the order's, set short through the settings)."""
-    left = (moment - utcnow()).total_seconds()
-    if left > 0:
-        time.sleep(left + 0.5)
-
-
 def _ready(market: Market, chain: Chain, order_id: str) -> dict[str, Any]:
     """Run the worker until the escrow's address is shown; the order as its buyer sees it then."""
     chain.run(lambda: market.state(order_id) is OrderState.AWAITING_PAYMENT, what="setup")
@@ -104,14 +62,14 @@ def _ready(market: Market, chain: Chain, order_id: str) -> dict[str, Any]:
 
 
 def _returned(market: Market, order_id: str) -> bool:
-    return any(payout.purpose is PayoutPurpose.RETURN for payout in _confirmed(market, order_id))
+    return any(payout.purpose is PayoutPurpose.RETURN for payout in confirmed_payouts(market.database, order_id))
 
 
 def _assert_one_return(
     market: Market, regtest: RegtestCluster, order_id: str, *, paid: int, refund_address: str
 ) -> EscrowPayout:
     """Exactly one confirmed payout, a return of everything paid to the buyer, signed by buyer + arbiter."""
-    (payout,) = _confirmed(market, order_id)
+    (payout,) = confirmed_payouts(market.database, order_id)
     assert payout.purpose is PayoutPurpose.RETURN
     assert (payout.proposer, payout.cosigner) == (SignerRole.BUYER, SignerRole.ARBITER)
     assert payout.destinations == [
@@ -151,7 +109,7 @@ def test_an_underpaid_order_shows_what_is_missing_then_expires_and_returns_what_
     assert [payment["amount_atomic"] for payment in waiting["escrow"]["payments"]] == [paid]
     assert datetime.fromisoformat(waiting["escrow"]["expires_at"]) > utcnow()
 
-    _wait_until(datetime.fromisoformat(waiting["escrow"]["expires_at"]))
+    wait_until(datetime.fromisoformat(waiting["escrow"]["expires_at"]))
     chain.run(lambda: _returned(market, order_id), what="the return of the part payment")
 
     assert market.state(order_id) is OrderState.EXPIRED
@@ -193,7 +151,7 @@ def test_an_overpaid_order_sends_the_excess_back_in_the_same_payout_as_the_vendo
     assert (confirming["state"], confirming["escrow"]["received_atomic"]) == ("awaiting_payment", 0)
     expires_at = datetime.fromisoformat(confirming["escrow"]["expires_at"])
     assert expires_at > utcnow()
-    _wait_until(expires_at)
+    wait_until(expires_at)
     chain.run(lambda: market.state(order_id) is OrderState.FUNDED, what="funding")
     funded = market.get(order_id)
     assert datetime.fromisoformat(funded["funded_at"]) > expires_at
@@ -202,7 +160,7 @@ def test_an_overpaid_order_sends_the_excess_back_in_the_same_payout_as_the_vendo
     assert market.post(market.buyer, order_id, "confirm", {}).status_code == 202
     chain.run(lambda: market.state(order_id) is OrderState.COMPLETED, what="release")
 
-    (payout,) = _confirmed(market, order_id)
+    (payout,) = confirmed_payouts(market.database, order_id)
     assert payout.purpose is PayoutPurpose.RELEASE
     assert (payout.proposer, payout.cosigner) == (SignerRole.BUYER, SignerRole.VENDOR)
     terms = money.PayoutTerms(
@@ -229,8 +187,8 @@ def test_an_overpaid_order_sends_the_excess_back_in_the_same_payout_as_the_vendo
     # One transaction, two destinations.
     assert len(payout.txids) == 1
     assert _txids_at(regtest, addresses["vendor"]) == _txids_at(regtest, addresses["buyer"]) == set(payout.txids)
-    assert len(_payouts(market, order_id)) == 1 or all(
-        other.state is PayoutState.SUPERSEDED for other in _payouts(market, order_id) if other.id != payout.id
+    assert len(payouts(market.database, order_id)) == 1 or all(
+        other.state is PayoutState.SUPERSEDED for other in payouts(market.database, order_id) if other.id != payout.id
     )
     ended = market.get(order_id)
     assert [event["to_state"] for event in ended["history"]] == [
@@ -260,7 +218,7 @@ def test_a_payment_that_arrives_after_the_buyer_cancelled_goes_back_to_the_buyer
     assert response.status_code == 200, response.text
     assert response.json()["state"] == "cancelled"
     assert market.stock() == STOCK
-    assert _payouts(market, order_id) == []  # nothing had arrived: nothing to pay back
+    assert payouts(market.database, order_id) == []  # nothing had arrived: nothing to pay back
 
     late = 50_000_000_000  # 0.05 XMR sent anyway, to the address the buyer was shown
     regtest.pay(address, late)
@@ -301,7 +259,7 @@ def test_the_vendor_declines_an_order_before_payment(
     assert _history(ended)[-1] == ("awaiting_payment", "declined")
     assert ended["history"][-1]["actor"] == "vendor"
     assert market.stock() == STOCK
-    assert _payouts(market, order_id) == []
+    assert payouts(market.database, order_id) == []
     too_late = market.post(market.buyer, order_id, "cancel", {})
     assert (too_late.status_code, too_late.json()["state"]) == (409, "declined")
     assert _failed_jobs(market) == []
@@ -321,6 +279,6 @@ def test_an_order_nothing_was_paid_to_expires_without_a_payout(
     assert ended["history"][-1]["reason"] == "The payment window ended with 0.25 XMR missing."
     assert ended["escrow"]["received_atomic"] == 0
     assert market.stock() == STOCK
-    assert _payouts(market, order_id) == []
+    assert payouts(market.database, order_id) == []
     assert [job.kind for job in market.jobs(order_id, "escrow.payout")] == []
     assert _failed_jobs(market) == []
