@@ -314,6 +314,11 @@ class Settings(BaseSettings):
         ge=1,
         description="After shipping, a buyer silent this long lets the payment go to the vendor (release).",
     )
+    finalize_extension_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=1,
+        description="How much later the finalize deadline falls when the buyer extends it (once, while shipped).",
+    )
     dispute_sla_seconds: int = Field(
         default=48 * 3600, ge=1, description="A dispute untouched this long is marked overdue in the arbiters' list."
     )

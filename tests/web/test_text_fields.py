@@ -259,6 +259,24 @@ PAGE_FORMS = [
         {"name": "line", "password": "any", "totp_code": "any"},
     ),
     TextForm("POST", "/sell/new", "vendor", _LISTING_FORM, _LISTING_KINDS),
+    TextForm(
+        "POST",
+        "/listings/{physical}/buy",
+        "buyer",
+        {"quantity": "1", "refund_address": MAINNET_ADDRESS, "shipping_info": "1 Main Street"},
+        {"quantity": "any", "refund_address": "address", "shipping_info": "multiline"},
+    ),
+    TextForm("POST", "/orders/{funded}/confirm", "buyer", {}, {"totp_code": "any"}),
+    TextForm("POST", "/orders/{funded}/cancel", "buyer", {}, {"withdraw": "any"}),
+    TextForm("POST", "/orders/{funded}/dispute", "buyer", {"reason": "late"}, {"reason": "multiline"}),
+    TextForm("POST", "/orders/{funded}/ship", "vendor", {}, {"note": "multiline"}),
+    TextForm(
+        "POST",
+        "/orders/{disputed}/decision",
+        "arbiter",
+        {"outcome": "refund", "reason": "ok"},
+        {"outcome": "any", "buyer_share": "any", "reason": "multiline", "totp_code": "any"},
+    ),
     TextForm("POST", "/listings/{listing}/edit", "vendor", _LISTING_FORM, _LISTING_KINDS),
     TextForm(
         "POST",
@@ -369,6 +387,7 @@ def actors(  # noqa: PLR0917  (pytest passes fixtures by name)
         },
         ids={
             "listing": str(listing.id),
+            "physical": str(make_listing(vendor=vendor.user, stock=100, ships_physical=True).id),
             "buyer": str(buyer.id),
             "vendor_name": vendor.username,
             "funded": _order(database, settings, ordering.user, listing, disputed=False),
@@ -470,6 +489,7 @@ def test_the_tables_cover_every_text_field(app: FastAPI) -> None:
                 json_routes[(method.upper(), path)] = _string_fields(app, content["application/json"]["schema"])
     placeholders = {
         "{listing}": "{listing_id}",
+        "{physical}": "{listing_id}",
         "{buyer}": "{user_id}",
         "{funded}": "{order_id}",
         "{disputed}": "{order_id}",

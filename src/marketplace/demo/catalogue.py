@@ -23,6 +23,11 @@ class DemoListing:
         return parse_xmr(self.price)
 
     @property
+    def ships_physical(self) -> bool:
+        """Everything but digital goods and services is posted: the buy form asks where to."""
+        return self.category not in ("digital", "services")
+
+    @property
     def description_format(self) -> str:
         return (DescriptionFormat.MARKDOWN if self.markdown else DescriptionFormat.PLAIN).value
 

@@ -26,6 +26,7 @@ class ListingForm:
     price: str = ""
     stock: str = "1"
     category: str = ""
+    ships_physical: bool = False
 
     @classmethod
     def from_form(cls, form: FormData) -> ListingForm:
@@ -36,6 +37,7 @@ class ListingForm:
             price=form_text(form, "price"),
             stock=form_text(form, "stock"),
             category=form_text(form, "category"),
+            ships_physical=form_text(form, "ships_physical") == "yes",
         )
 
     @classmethod
@@ -48,6 +50,7 @@ class ListingForm:
             price=format_xmr(listing.price_atomic),
             stock=str(listing.stock),
             category=listing.category,
+            ships_physical=listing.ships_physical,
         )
 
     def fields(self) -> ListingFields:
@@ -59,6 +62,7 @@ class ListingForm:
             price_atomic=self.price_atomic(),
             stock=self.stock_count(),
             category=self.category,
+            ships_physical=self.ships_physical,
         )
 
     def price_atomic(self) -> int:

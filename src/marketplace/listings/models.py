@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text, event, inspect
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, LargeBinary, String, Text, event, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, deferred, mapped_column, relationship
 
@@ -100,6 +100,8 @@ class Listing(Base):
     # browse cards show only whether it is above zero (see ``CatalogVersion``).
     stock: Mapped[int] = mapped_column()
     category: Mapped[str] = mapped_column(String(32))
+    # The vendor ships physical goods: the buy form asks for shipping details (``orders``).
+    ships_physical: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[ListingStatus] = mapped_column(enum_column(ListingStatus, 16), default=ListingStatus.ACTIVE)
     # Set by an admin; a hidden listing is shown to nobody but its vendor and admins.
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

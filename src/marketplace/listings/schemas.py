@@ -55,6 +55,9 @@ class ListingCreate(ApiInput):
     )
     stock: int = Field(description="Units available, 0 to 1,000,000.", json_schema_extra=_STOCK_RULES)
     category: str = Field(description="One of the category keys.", json_schema_extra=_CATEGORY_RULES)
+    ships_physical: bool = Field(
+        default=False, description="Physical goods are posted: buyers give shipping details when they order."
+    )
 
 
 def _without_null(schema: dict[str, Any]) -> None:
@@ -79,6 +82,7 @@ class ListingPatch(ApiInput):
     price_atomic: int | None = Field(default=None, json_schema_extra=_PRICE_RULES)
     stock: int | None = Field(default=None, json_schema_extra=_STOCK_RULES)
     category: str | None = Field(default=None, json_schema_extra=_CATEGORY_RULES)
+    ships_physical: bool | None = None
     status: Literal["active", "paused"] | None = None
 
 
@@ -105,6 +109,7 @@ class ListingOut(BaseModel):
     price_xmr: str = Field(description="The price in XMR as exact decimal text.")
     stock: int = Field(description="Units available now (read live on every request).")
     category: str
+    ships_physical: bool = Field(description="Physical goods are posted: an order gives shipping details.")
     status: str
     hidden: bool = Field(description="Hidden by a moderator (only its vendor and admins see it then).")
     vendor: VendorOut
@@ -166,6 +171,7 @@ def listing_out(listing: Listing) -> ListingOut:
         price_xmr=format_xmr(listing.price_atomic),
         stock=listing.stock,
         category=listing.category,
+        ships_physical=listing.ships_physical,
         status=listing.status,
         hidden=listing.hidden_at is not None,
         vendor=VendorOut(id=listing.vendor.id, username=listing.vendor.username),

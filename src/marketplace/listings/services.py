@@ -110,6 +110,12 @@ def check_price(value: int) -> int:
     return check_price_atomic(value, field="price_atomic")
 
 
+def check_ships_physical(value: bool) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput("ships_physical is true or false.", field="ships_physical")
+    return value
+
+
 _CHECKS: dict[str, Any] = {
     "title": check_title,
     "description": check_description,
@@ -117,6 +123,7 @@ _CHECKS: dict[str, Any] = {
     "price_atomic": check_price,
     "stock": check_stock,
     "category": check_category,
+    "ships_physical": check_ships_physical,
 }
 
 
@@ -134,6 +141,7 @@ class ListingFields:
     price_atomic: int | None = None
     stock: int | None = None
     category: str | None = None
+    ships_physical: bool | None = None
 
     def checked(self) -> dict[str, Any]:
         """The given fields, validated, by column name; raises ``InvalidInput`` naming the first bad one."""
@@ -344,6 +352,7 @@ def create_listing(
         if name not in values:
             raise InvalidInput(f"The {name.replace('_', ' ')} is missing.", field=name)
     values.setdefault("description_format", DescriptionFormat.PLAIN.value)
+    values.setdefault("ships_physical", False)
     processed = _processed(db, images, settings)
     listing = Listing(vendor_id=actor.id, status=ListingStatus.ACTIVE, **values)
     db.add(listing)

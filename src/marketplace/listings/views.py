@@ -40,6 +40,7 @@ from marketplace.listings.queries import (
 )
 from marketplace.listings.rendering import render_description
 from marketplace.monero.amounts import FORM_MESSAGE, PRICE_PATTERN
+from marketplace.orders.buying import BuyForm, buy_context
 from marketplace.settings import Settings
 from marketplace.web import routing
 from marketplace.web.csrf import verify_csrf
@@ -188,15 +189,22 @@ def _browse_results(db: Session, catalog: Catalog, values: dict[str, Any], page_
 
 
 @router.get("/listings/{listing_id}")
-def listing_page(listing_id: str, request: Request, db: DbSession, viewer: Viewer) -> Response:
+def listing_page(listing_id: str, request: Request, db: DbSession, viewer: Viewer, settings: SettingsDep) -> Response:
     listing = services.listing_for_viewer(db, parse_id(listing_id, "listing"), viewer)
-    context = {
+    return render(request, "listings/detail.html", listing_context(request, settings, listing, viewer))
+
+
+def listing_context(
+    request: Request, settings: Settings, listing: Listing, viewer: User | None, buy_form: BuyForm | None = None
+) -> dict[str, Any]:
+    """What the listing page shows (the order pages show it again under a refused Buy form)."""
+    return {
         "listing": listing,
         "description_html": render_description(listing.description, listing.description_format),
         "is_owner": viewer is not None and viewer.id == listing.vendor_id,
         "notice": notice_from(request, NOTICES),
+        **buy_context(settings, viewer, listing, buy_form),
     }
-    return render(request, "listings/detail.html", context)
 
 
 @router.get("/vendors/{username}")

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from marketplace.accounts.auth import ApiUser
 from marketplace.db.base import utcnow
-from marketplace.orders import services, states
+from marketplace.orders import sales, services, states
 from marketplace.orders.checks import ORDER_ID_PATTERN
 from marketplace.orders.models import OrderState
 from marketplace.orders.schemas import (
@@ -27,9 +27,11 @@ from marketplace.orders.schemas import (
     OrderIn,
     OrderOut,
     OrderPageOut,
+    SalesSummaryOut,
     ShipIn,
     order_out,
     page_out,
+    sales_out,
 )
 from marketplace.settings import Settings
 from marketplace.web import routing
@@ -110,6 +112,17 @@ def ship_order(
 ) -> OrderOut:
     order, actor = services.order_for(db, user, order_id)
     states.ship(db, order.id, actor, utcnow(), note=body.note)
+    return _out(db, settings, user, order.id)
+
+
+@router.post(
+    "/orders/{order_id}/extend",
+    response_model=OrderOut,
+    summary="Extend the finalize deadline once, while shipped (its buyer); finalize_at is the new deadline",
+)
+def extend_order(order_id: OrderId, user: ApiUser, db: DbSession, settings: SettingsDep) -> OrderOut:
+    order, actor = services.order_for(db, user, order_id)
+    states.extend(db, order.id, actor, utcnow())
     return _out(db, settings, user, order.id)
 
 
@@ -208,3 +221,12 @@ def decide_dispute(
         client_address=client_address,
     )
     return _out(db, settings, user, order.id)
+
+
+@router.get(
+    "/sales/summary",
+    response_model=SalesSummaryOut,
+    summary="Your sales: orders counted and summed by state and by month (vendors)",
+)
+def sales_summary(user: ApiUser, db: DbSession) -> SalesSummaryOut:
+    return sales_out(sales.sales_summary(db, user))

@@ -137,6 +137,8 @@ class Order(Base):
     payment_window_seconds: Mapped[int] = mapped_column()
     ship_window_seconds: Mapped[int] = mapped_column()
     finalize_window_seconds: Mapped[int] = mapped_column()
+    # How much later the finalize deadline falls if the buyer extends it (once, while shipped).
+    finalize_extension_seconds: Mapped[int] = mapped_column(default=0)
 
     state: Mapped[OrderState] = mapped_column(enum_column(OrderState, 20), default=OrderState.PLACED)
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -145,6 +147,8 @@ class Order(Base):
     funded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ship_note: Mapped[str | None] = mapped_column(Text)
+    # Set when the buyer extended the finalize deadline (by ``finalize_extension_seconds``).
+    finalize_extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # The escrow: its address, and what the worker last saw arrive there.

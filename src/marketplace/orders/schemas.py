@@ -16,8 +16,9 @@ from marketplace.api_schema import ApiInput, enforced
 from marketplace.db.base import MAX_ID
 from marketplace.listings.services import STOCK_MAX
 from marketplace.monero.amounts import format_xmr
-from marketplace.orders import checks
+from marketplace.orders import checks, states
 from marketplace.orders.models import EventActor, Order, OrderState, Outcome, Party, PayoutPurpose, PayoutState
+from marketplace.orders.sales import SalesSummary, Tally
 from marketplace.orders.services import OrderView
 from marketplace.pagination import Page
 from marketplace.settings import SignerRole
@@ -125,6 +126,10 @@ class TermsOut(BaseModel):
     payment_window_seconds: int
     ship_window_seconds: int
     finalize_window_seconds: int
+    finalize_extension_seconds: int = Field(
+        description="How much later the finalize deadline falls if the buyer extends it (once, while shipped); "
+        "0 for an order placed before extensions existed."
+    )
 
 
 class PaymentOut(BaseModel):
@@ -215,8 +220,11 @@ class OrderOut(BaseModel):
     shipped_at: datetime | None
     ship_note: str | None
     finalize_at: datetime | None = Field(
-        description="Unless confirmed or disputed before, the payment goes to the vendor then."
+        description="Unless confirmed or disputed before, the payment goes to the vendor then (the extension "
+        "included once the buyer extended it)."
     )
+    finalize_extended: bool = Field(description="The buyer has extended the finalize deadline (possible once).")
+    finalize_extended_at: datetime | None
     ended_at: datetime | None
     escrow: EscrowOut
     cancel_request: CancelRequestOut | None
@@ -279,13 +287,16 @@ def order_out(seen: OrderView) -> OrderOut:
             payment_window_seconds=order.payment_window_seconds,
             ship_window_seconds=order.ship_window_seconds,
             finalize_window_seconds=order.finalize_window_seconds,
+            finalize_extension_seconds=order.finalize_extension_seconds,
         ),
         placed_at=order.placed_at,
         funded_at=order.funded_at,
         ship_by=_after(order.funded_at, order.ship_window_seconds) if order.shipped_at is None else None,
         shipped_at=order.shipped_at,
         ship_note=order.ship_note,
-        finalize_at=_after(order.shipped_at, order.finalize_window_seconds),
+        finalize_at=states.finalize_deadline(order),
+        finalize_extended=order.finalize_extended_at is not None,
+        finalize_extended_at=order.finalize_extended_at,
         ended_at=order.ended_at,
         escrow=EscrowOut(
             address=order.escrow_address,
@@ -387,4 +398,59 @@ def page_out(page: Page[Order], overdue: dict[str, bool]) -> OrderPageOut:
         total=page.total,
         page=page.page,
         page_size=page.page_size,
+    )
+
+
+class TallyOut(BaseModel):
+    count: int
+    amount_atomic: int = Field(description="The sum of the orders' amounts due (price × quantity), in piconero.")
+    amount_xmr: str
+
+
+class StateTallyOut(TallyOut):
+    state: OrderState
+
+
+class MonthOut(BaseModel):
+    month: str = Field(description="YYYY-MM, the UTC month the orders were placed in.")
+    orders: TallyOut
+    completed: TallyOut = Field(description="Those completed: the vendor was paid.")
+    by_state: list[StateTallyOut]
+
+
+class SalesSummaryOut(BaseModel):
+    total: TallyOut = Field(description="Every order ever placed with this vendor.")
+    completed: TallyOut = Field(description="Completed: paid out to the vendor.")
+    in_escrow: TallyOut = Field(
+        description="Paid by the buyer and held in escrow (funded, shipped, disputed, paying out)."
+    )
+    open_orders: int = Field(description="Orders not yet ended.")
+    by_state: list[StateTallyOut]
+    by_month: list[MonthOut] = Field(description="Newest month first.")
+
+
+def _tally(tally: Tally) -> TallyOut:
+    return TallyOut(count=tally.count, amount_atomic=tally.amount_atomic, amount_xmr=format_xmr(tally.amount_atomic))
+
+
+def _states(tallies: dict[OrderState, Tally]) -> list[StateTallyOut]:
+    return [StateTallyOut(state=state, **_tally(tally).model_dump()) for state, tally in tallies.items()]
+
+
+def sales_out(summary: SalesSummary) -> SalesSummaryOut:
+    return SalesSummaryOut(
+        total=_tally(summary.total),
+        completed=_tally(summary.completed),
+        in_escrow=_tally(summary.in_escrow),
+        open_orders=summary.open_orders,
+        by_state=_states(summary.by_state),
+        by_month=[
+            MonthOut(
+                month=month.month,
+                orders=_tally(month.orders),
+                completed=_tally(month.completed),
+                by_state=_states(month.by_state),
+            )
+            for month in summary.by_month
+        ],
     )

@@ -21,6 +21,9 @@ the state it found. A state read before the write is only a guess at which rule 
 checks it again, and when the guess was stale (the state moved to another state the rule also
 allows) the function reads again and retries, a bounded number of times.
 
+While shipped, the buyer may extend the finalize deadline once (``extend``: no state change, a
+history row; the deadline moves by the extension fixed at placement).
+
 Deadlines are decided by the order's stored timestamps and windows (fixed at placement), never by
 when a job runs: a dispute after the finalize window ended is refused even if the deadline job
 has not run yet; ``on_deadline`` run early does nothing but put the job back for the right time;
@@ -405,6 +408,7 @@ def place(db: Session, settings: Settings, buyer: User, request: NewOrder, now: 
         payment_window_seconds=settings.payment_window_seconds,
         ship_window_seconds=settings.ship_window_seconds,
         finalize_window_seconds=settings.finalize_window_seconds,
+        finalize_extension_seconds=settings.finalize_extension_seconds,
         state=S.PLACED,
         placed_at=now,
         received_atomic=0,
@@ -499,6 +503,53 @@ def confirm(db: Session, order_id: str, actor: Actor, now: datetime) -> None:
 
 def _said(state: OrderState) -> str:
     return state.value.replace("_", " ")
+
+
+# --- the buyer extends the finalize deadline -------------------------------------------------
+
+
+def extend(db: Session, order_id: str, actor: Actor, now: datetime) -> datetime:
+    """shipped → shipped, the finalize deadline later by the extension fixed at placement (the buyer, once).
+
+    Refused (``Conflict``) unless the order is shipped, not extended before, and its finalize
+    deadline has not passed (whether or not its job has run). The compare-and-set names the state
+    and "not extended yet": of two extensions at once one wins, the other is told it was extended;
+    a finalize deadline applied meanwhile wins over it (the state moved). Returns the new deadline.
+    The deadline job already queued finds it early and puts itself back (``on_deadline``).
+    """
+    _require(actor, EventActor.BUYER, message="Only the buyer can extend the finalize deadline.")
+
+    def attempt() -> datetime:
+        order = _order(db, order_id)
+        if order.state is not S.SHIPPED:
+            raise Conflict(
+                f"Only a shipped order's finalize deadline can be extended; this one is {_said(order.state)}.",
+                state=order.state,
+            )
+        if order.finalize_extended_at is not None:
+            raise Conflict("The finalize deadline has already been extended once.", state=order.state)
+        if order.finalize_extension_seconds <= 0:
+            raise Conflict("This order was placed before deadlines could be extended.", state=order.state)
+        if now >= _finalize_at(order):
+            raise Conflict(
+                "The finalize window has ended: the payment goes to the vendor; the deadline can no longer be "
+                "extended.",
+                state=order.state,
+            )
+        new_deadline = _finalize_at(order) + timedelta(seconds=order.finalize_extension_seconds)
+        _note(
+            db,
+            order,
+            actor,
+            now,
+            values={"finalize_extended_at": now},
+            where=[Order.finalize_extended_at.is_(None)],
+            reason=f"The buyer extended the finalize deadline to {new_deadline:%Y-%m-%d %H:%M} UTC.",
+        )
+        return new_deadline
+
+    deadline: datetime = _with_retries(attempt)
+    return deadline
 
 
 # --- cancelling ------------------------------------------------------------------------------
@@ -634,7 +685,28 @@ def _ship_by(order: Order) -> datetime:
 
 def _finalize_at(order: Order) -> datetime:
     assert order.shipped_at is not None  # shipped orders have it  # noqa: S101
-    return order.shipped_at + timedelta(seconds=order.finalize_window_seconds)
+    return finalize_deadline(order) or order.shipped_at
+
+
+def finalize_deadline(order: Order) -> datetime | None:
+    """When the payment of a shipped order goes to the vendor unless the buyer confirms or disputes first:
+    shipped_at + the finalize window, + the extension once the buyer extended it. None before shipping."""
+    if order.shipped_at is None:
+        return None
+    extension = order.finalize_extension_seconds if order.finalize_extended_at is not None else 0
+    return order.shipped_at + timedelta(seconds=order.finalize_window_seconds + extension)
+
+
+def may_extend(order: Order, now: datetime) -> bool:
+    """The buyer may extend the finalize deadline now: shipped, not extended yet, the deadline not passed."""
+    deadline = finalize_deadline(order)
+    return (
+        order.state is S.SHIPPED
+        and order.finalize_extended_at is None
+        and order.finalize_extension_seconds > 0
+        and deadline is not None
+        and now < deadline
+    )
 
 
 def _arrived_in_time(order: Order, payments: Iterable[EscrowPayment], *, spendable_only: bool) -> int:
@@ -981,7 +1053,7 @@ def on_deadline(db: Session, order_id: str, actor: Actor, now: datetime, *, dead
       confirmations, it waits (RESCHEDULED, a minute later), at most ``_confirming_grace`` after
       the deadline: ``record_payments`` funds the order once they are confirmed.
     - finalize: shipped → paying_out, release signed by vendor and arbiter, once ``now`` ≥ shipped_at
-      + the finalize window.
+      + the finalize window (+ the extension, once the buyer extended it).
 
     Before the deadline: a new job at the deadline, nothing else (RESCHEDULED). An order that moved
     on: nothing (MOOT). A lost race with a party (a dispute at the same moment) is MOOT as well.
@@ -1031,12 +1103,20 @@ def _finalize_deadline_passes(db: Session, order: Order, actor: Actor, now: date
     if now < due:
         _deadline_job(db, order.id, "finalize", due)
         return DeadlineResult.RESCHEDULED
+    # An extension written since the order was read moves the deadline: the write matches only the
+    # order as read (``on_deadline`` reads it again and finds the deadline later).
+    extended = (
+        Order.finalize_extended_at.is_(None)
+        if order.finalize_extended_at is None
+        else Order.finalize_extended_at == order.finalize_extended_at
+    )
     _settle(
         db,
         order,
         actor,
         now,
         expected=S.SHIPPED,
+        where=[extended],
         outcome=Outcome.RELEASE,
         signers=(SignerRole.VENDOR, SignerRole.ARBITER),
         refusal="The finalize deadline cannot apply: the order is {state}.",
@@ -1244,6 +1324,9 @@ __all__ = [
     "dispute_untaken",
     "erase_old_shipping_info",
     "escrow_ready",
+    "extend",
+    "finalize_deadline",
+    "may_extend",
     "on_deadline",
     "payout_confirmed",
     "payout_signed",

@@ -26,6 +26,7 @@ from marketplace.listings.images import upload_body_max_bytes
 from marketplace.listings.services import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 from marketplace.logs import configure_logging
 from marketplace.orders import api as orders_api
+from marketplace.orders import pages as orders_pages
 from marketplace.runtime import build_runtime
 from marketplace.settings import Settings, load_settings
 from marketplace.web import health
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(health.router)
     for api_router in (accounts_api.router, listings_api.router, orders_api.router, admin_api.router):
         app.include_router(api_router, prefix="/api/v1")
-    for page_router in (accounts_views.router, listings_views.router, admin_views.router):
+    for page_router in (accounts_views.router, listings_views.router, orders_pages.router, admin_views.router):
         app.include_router(page_router, include_in_schema=False)
     return app
 

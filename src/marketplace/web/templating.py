@@ -15,7 +15,7 @@ from marketplace.monero.amounts import format_xmr
 from marketplace.web.csrf import csrf_token, ensure_csrf_cookie
 
 _PACKAGE = Path(__file__).resolve().parent.parent
-_DOMAINS = ("web", "accounts", "listings", "admin")
+_DOMAINS = ("web", "accounts", "listings", "admin", "orders")
 
 
 def _environment() -> Environment:
