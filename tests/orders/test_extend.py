@@ -7,6 +7,7 @@ at once (one wins, the other 409), an extension against the deadline job (never 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -17,11 +18,12 @@ from fastapi import FastAPI
 from marketplace.accounts.models import Role, User
 from marketplace.db.base import utcnow
 from marketplace.orders import states
-from marketplace.orders.models import OrderState
+from marketplace.orders.models import EventActor, Order, OrderState
 from tests.orders.conftest import Market, ago
 from tests.support.api import assert_api_error
 from tests.support.concurrency import HttpRequest, parallel_requests, run_together
 from tests.support.factories import MAINNET_ADDRESS
+from tests.support.interleave import interleave
 
 EXTENSION = 3 * 24 * 3600
 ROUNDS = 3
@@ -180,3 +182,45 @@ def test_an_extension_or_the_finalize_deadline_never_both(market: Market, app_ov
             assert body["state"] == "paying_out"
             assert body["finalize_extended"] is False
             assert len(market.jobs(order_id, "escrow.payout")) == 1
+
+
+def test_a_deadline_job_that_read_the_order_before_an_extension_does_not_release_it(market: Market) -> None:
+    """The job reads the order (not extended, its deadline passed by its clock), the buyer extends and
+    commits, then the job writes: its compare-and-set names the extension as read and matches nothing."""
+    order_id = market.shipped_order()
+    order = market.order(order_id)
+    assert order.shipped_at is not None
+    old_deadline = order.shipped_at + timedelta(seconds=order.finalize_window_seconds)
+    buyer = states.Actor(EventActor.BUYER, market.buyer.user.id)
+
+    def deadline_job() -> Iterator[str]:
+        with market.database.session() as session:
+            read = session.get(Order, order_id)
+            assert read is not None
+            yield "read"
+            try:
+                result: Any = states._finalize_deadline_passes(session, read, states.DEADLINE, old_deadline)
+            except states._Stale:
+                result = "stale"
+            yield "written"
+        yield "committed"
+        return result
+
+    def extension() -> Iterator[str]:
+        with market.database.session() as session:
+            states.extend(session, order_id, buyer, utcnow())
+            yield "written"
+        yield "committed"
+
+    run = interleave(
+        {"job": deadline_job, "buyer": extension},
+        ["job:read", "buyer:written", "buyer:committed", "job:written", "job:committed"],
+        timeout_s=TIMEOUT_S,
+    )
+    assert run["buyer"].error is None
+    assert run["job"].unwrap() == "stale"
+    body = market.get(order_id)
+    assert (body["state"], body["finalize_extended"]) == ("shipped", True)
+    assert market.jobs(order_id, "escrow.payout") == []
+    # The job, run again, reads the order afresh and waits for the new deadline.
+    assert market.deadline(order_id, "finalize", old_deadline) is states.DeadlineResult.RESCHEDULED
