@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from marketplace.db.base import utcnow
+from marketplace.db.base import MAX_ID, utcnow
 from marketplace.errors import InvalidInput
 from marketplace.notifications.models import Notification
 from marketplace.orders.models import EventActor, Order, OrderState
@@ -123,8 +123,8 @@ def list_for(db: Session, user_id: int, *, page: int, page_size: int) -> Page[No
 def check_ids(ids: object) -> list[int]:
     if not isinstance(ids, list) or not ids or len(ids) > MAX_IDS:
         raise InvalidInput(f"Give the ids to mark as read: a list of 1 to {MAX_IDS} numbers.", field="ids")
-    if not all(isinstance(value, int) and not isinstance(value, bool) for value in ids):
-        raise InvalidInput("Each id is a whole number.", field="ids")
+    if not all(isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID for value in ids):
+        raise InvalidInput(f"Each id is a whole number from 1 to {MAX_ID}.", field="ids")
     return [value for value in ids if isinstance(value, int)]
 
 
