@@ -1,7 +1,7 @@
 """listings say whether they ship physical goods; the buyer may extend an order's finalize deadline once
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01
 
 - ``listings.ships_physical`` (false for the listings there are): the buy form asks for shipping
@@ -20,7 +20,7 @@ from alembic import op
 import marketplace.db.base
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
