@@ -45,6 +45,7 @@ import httpx2
 from marketplace.db import migrate
 from marketplace.db.engine import Database
 from marketplace.demo.seed import DemoSeedError, SeedReport, seed_demo_data
+from marketplace.escrow.key_backup import DEVELOPMENT_GPG_HOME, stop_gpg_agent
 from marketplace.monero.regtest import ROLES, RegtestCluster, check_binaries, start_persistent
 from marketplace.monero.rpc_errors import RpcError
 from marketplace.settings import ENV_PREFIX, MoneroNetwork, Settings
@@ -374,6 +375,8 @@ def _run_locked(
         if starter.cluster is not None:
             starter.cluster.stop()
             forced += starter.cluster.forced_kills
+        if (data_dir / DEVELOPMENT_GPG_HOME).is_dir():
+            stop_gpg_agent(data_dir / DEVELOPMENT_GPG_HOME)  # whatever the worker's gpg left running
     assert end is not None  # noqa: S101 - every other exit raised
     return StackEnd(end.reason, end.failed, forced)
 
