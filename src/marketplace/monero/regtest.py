@@ -97,10 +97,6 @@ class _Process:
     own_process_group: bool = False  # persistent mode: a terminal's Ctrl-C does not reach it
 
     @property
-    def pid(self) -> int | None:
-        return self.popen.pid if self.popen is not None else None
-
-    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -407,8 +403,9 @@ def start_regtest() -> RegtestCluster:
 
 
 PERSISTENT_PAYER_WALLET = "demo-buyer"
-# More than the 80 the tests mine: a wallet paying a few blocks past the first spendable height
-# (76) was once seen spinning in its transfer for minutes; with more unlocked decoys it never did.
+# More than the 80 the tests mine: the demo wallet, paying a second time about 20 blocks past
+# the first spendable height (76), was once seen spinning in its `transfer` for minutes (cause not
+# found); with more unlocked outputs to pick decoys from it was not seen again (a few runs).
 PERSISTENT_INITIAL_BLOCKS = 160
 
 
