@@ -108,6 +108,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     for page_router in page_routers:
         app.include_router(page_router, include_in_schema=False)
+    if settings.is_development:  # "Pay from demo wallet": never mounted in production
+        from marketplace.devstack import views as devstack_views
+
+        app.include_router(devstack_views.router, include_in_schema=False)
     return app
 
 
