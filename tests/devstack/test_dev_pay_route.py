@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from marketplace.devstack.pay import pay_from_demo_wallet
-from marketplace.devstack.views import DEV_PAY_NOTICES
+from marketplace.devstack.pay import DEV_PAY_NOTICES, pay_from_demo_wallet
 from marketplace.errors import EscrowUnavailable
 from marketplace.orders.models import OrderEvent, OrderState
 from tests.orders.conftest import Market
@@ -52,6 +51,8 @@ def test_the_buyer_is_sent_back_to_the_pay_page_saying_the_demo_wallet_does_not_
 
     assert response.status_code == 303
     assert response.headers["location"] == f"/orders/{order_id}/pay?notice=demo-wallet-down"
+    page = market.buyer.client.get(response.headers["location"])
+    assert DEV_PAY_NOTICES["demo-wallet-down"] in page.text
     assert "does not answer" in DEV_PAY_NOTICES["demo-wallet-down"]
     assert market.state(order_id) is OrderState.AWAITING_PAYMENT
     assert _history(market, order_id) == before

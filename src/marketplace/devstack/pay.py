@@ -20,6 +20,15 @@ from marketplace.orders.models import Order, OrderState
 from marketplace.orders.services import parse_order_id
 from marketplace.settings import Settings
 
+# The pay page's notices after POST /orders/{id}/dev-pay (devstack/views.py).
+DEV_PAY_NOTICES = {
+    "demo-paid": "Paid from the demo wallet: the payment is on its way; the next blocks confirm it.",
+    "demo-nothing-due": "Nothing is left to pay: the payment is on its way and waits for confirmations.",
+    "demo-not-awaiting": "This order is not awaiting a payment.",
+    "demo-wallet-down": "The demo wallet does not answer: is `marketplace dev` running?",
+    "demo-wallet-refused": "The demo wallet cannot pay now; wait for a few blocks and try again.",
+}
+
 WALLET_TIMEOUT_SECONDS = 60.0
 
 

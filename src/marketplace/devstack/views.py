@@ -13,7 +13,12 @@ from fastapi import Depends
 from starlette.responses import Response
 
 from marketplace.accounts.auth import PageUser
-from marketplace.devstack.pay import DemoWalletRefused, NotAwaitingPayment, NothingDue, pay_from_demo_wallet
+from marketplace.devstack.pay import (
+    DemoWalletRefused,
+    NotAwaitingPayment,
+    NothingDue,
+    pay_from_demo_wallet,
+)
 from marketplace.errors import EscrowUnavailable
 from marketplace.orders.services import parse_order_id
 from marketplace.web import routing
@@ -22,14 +27,6 @@ from marketplace.web.dependencies import DbSession, SettingsDep
 from marketplace.web.pages import redirect
 
 router = routing.router(dependencies=[Depends(verify_csrf)])
-
-DEV_PAY_NOTICES = {
-    "demo-paid": "Paid from the demo wallet: the payment is on its way; the next blocks confirm it.",
-    "demo-nothing-due": "Nothing is left to pay: the payment is on its way and waits for confirmations.",
-    "demo-not-awaiting": "This order is not awaiting a payment.",
-    "demo-wallet-down": "The demo wallet does not answer: is `marketplace dev` running?",
-    "demo-wallet-refused": "The demo wallet cannot pay now; wait for a few blocks and try again.",
-}
 
 
 @router.post("/orders/{order_id}/dev-pay")

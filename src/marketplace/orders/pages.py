@@ -22,6 +22,7 @@ from starlette.responses import Response
 from marketplace.accounts.auth import OptionalPageUser, PageUser, page_user_with_role
 from marketplace.accounts.models import Role, User
 from marketplace.db.base import utcnow
+from marketplace.devstack.pay import DEV_PAY_NOTICES
 from marketplace.errors import InvalidInput, MarketplaceError, NotFound
 from marketplace.listings import services as listing_services
 from marketplace.listings.views import listing_context
@@ -478,6 +479,7 @@ def pay_page(order_id: str, request: Request, *, db: DbSession, user: PageUser, 
         "deadline": when(order.payment_deadline),
         "dev_pay": settings.is_development,
         "when": when,
+        "notice": notice_from(request, DEV_PAY_NOTICES) if settings.is_development else None,
     }
     return render(request, "orders/pay.html", context)
 
