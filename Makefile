@@ -7,19 +7,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
-# Debian packages are installed with apt-get only when missing: postgresql, chromium, monero
+# Debian packages are installed with apt-get only when missing: monero and gnupg for `make run`
+# (system-deps-run); postgresql, chromium, monero
 # (monerod and monero-wallet-rpc for the regtest tests) and gnupg for `make test` (system-deps-test),
 # wrk, monero and gnupg for `make bench` (system-deps-bench; the escrow figures run on regtest).
 
-.PHONY: help run test lint bench format clean system-deps-test system-deps-bench
+.PHONY: help run test lint bench format clean system-deps-run system-deps-test system-deps-bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 
-run: $(BIN)/.runtime ## Install what is needed and serve the site on http://127.0.0.1:8080 with demo data
-	MARKETPLACE_ENV=development MARKETPLACE_DATA_DIR=$${MARKETPLACE_DATA_DIR:-data} $(BIN)/marketplace db upgrade
-	MARKETPLACE_ENV=development MARKETPLACE_DATA_DIR=$${MARKETPLACE_DATA_DIR:-data} $(BIN)/marketplace dev seed
-	MARKETPLACE_ENV=development MARKETPLACE_DATA_DIR=$${MARKETPLACE_DATA_DIR:-data} $(BIN)/marketplace serve --host $(HOST) --port $(PORT)
+run: $(BIN)/.runtime system-deps-run ## Install what is needed and run the whole stack on Monero regtest at http://127.0.0.1:8080 (Ctrl-C stops it)
+	@# `marketplace dev`: monerod, the signer wallets, a demo buyer wallet with coins, web, worker,
+	@# demo data, a block every 5 s; the chain and the data are kept in $${MARKETPLACE_DATA_DIR:-data}.
+	MARKETPLACE_ENV=development $(BIN)/marketplace dev --host $(HOST) --port $(PORT) --data-dir $${MARKETPLACE_DATA_DIR:-data}
 
 test: $(BIN)/.dev system-deps-test ## Install what is needed and run every test (SQLite, PostgreSQL, Chromium, Monero regtest)
 	@# The regtest tests share one Monero chain: they run in one process of their own, beside
@@ -64,6 +65,15 @@ system-deps-test:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v monerod >/dev/null || missing="$$missing monero"; \
+	command -v gpg >/dev/null || missing="$$missing gnupg"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+system-deps-run:
+	@missing=""; \
 	command -v monerod >/dev/null || missing="$$missing monero"; \
 	command -v gpg >/dev/null || missing="$$missing gnupg"; \
 	if [ -n "$$missing" ]; then \

@@ -351,6 +351,13 @@ class Settings(BaseSettings):
     max_unpaid_orders: int = Field(
         default=3, ge=1, le=1000, description="Orders a buyer may have placed and not yet paid at once."
     )
+    dev_wallet_url: str | None = Field(
+        default=None,
+        description=(
+            "Development only (refused otherwise): the demo buyer's monero-wallet-rpc on regtest, which the "
+            '"Pay from demo wallet" button pays from; `marketplace dev` sets it.'
+        ),
+    )
 
     # The worker (`marketplace worker`) and what /ready makes of its health record.
     worker_lease_seconds: int = Field(
@@ -455,6 +462,9 @@ class Settings(BaseSettings):
             if login is not None and ":" not in login.get_secret_value():
                 msg = f"{ENV_PREFIX}SIGNER_{role.upper()}_LOGIN must be user:password"
                 raise ValueError(msg)
+        if self.dev_wallet_url is not None and self.env is not Environment.DEVELOPMENT:
+            msg = f"{ENV_PREFIX}DEV_WALLET_URL is for development only (MARKETPLACE_ENV=development)"
+            raise ValueError(msg)
         if self.fee_basis_points > 0 and not self.fee_address:
             msg = f"{ENV_PREFIX}FEE_BASIS_POINTS is above 0 but {ENV_PREFIX}FEE_ADDRESS is missing"
             raise ValueError(msg)

@@ -15,7 +15,7 @@ from tests.cli.conftest import Run
 from tests.support.api import assert_api_error
 from tests.support.client import SiteClient
 
-_CREDENTIAL_ROW = re.compile(r"(demo-(?:buyer|vendor|admin))\s*│\s*(buyer|vendor|admin)\s*│\s*(\S+)")
+_CREDENTIAL_ROW = re.compile(r"(demo-(?:buyer|vendor|arbiter|admin))\s*│\s*(buyer|vendor|arbiter|admin)\s*│\s*(\S+)")
 
 
 def _credentials(output: str) -> dict[str, str]:
@@ -38,9 +38,9 @@ def test_seed_twice_gives_the_same_accounts_and_listings(run: Run, development_e
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output
     credentials = _credentials(first.stdout)
-    assert set(credentials) == {"demo-buyer", "demo-vendor", "demo-admin"}
+    assert set(credentials) == {"demo-buyer", "demo-vendor", "demo-arbiter", "demo-admin"}
     assert _credentials(second.stdout) == credentials
-    assert "created 3 accounts, 36 listings" in first.stdout
+    assert "created 4 accounts, 36 listings" in first.stdout
     assert "created 0 accounts, 0 listings and 0 images" in second.stdout
     credentials_file = development_env / "demo-credentials.txt"
     assert stat.S_IMODE(credentials_file.stat().st_mode) == 0o600

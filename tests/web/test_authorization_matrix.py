@@ -68,7 +68,17 @@ def test_the_route_table_has_the_contract_routes(app: FastAPI) -> None:
             for action in ("ship", "confirm", "cancel", "decline", "dispute", "decision")
         ),
     }
-    for expected in PUBLIC_API | orders | {("GET", "/api/v1/me"), ("PUT", "/api/v1/me/payout-address")}:
+    social = {
+        ("GET", "/api/v1/orders/{order_id}/messages"),
+        ("POST", "/api/v1/orders/{order_id}/messages"),
+        ("POST", "/api/v1/orders/{order_id}/review"),
+        ("POST", "/api/v1/reviews/{review_id}/reply"),
+        ("GET", "/api/v1/notifications"),
+        ("POST", "/api/v1/notifications/read"),
+        ("GET", "/api/v1/listings/{listing_id}/questions"),
+        ("POST", "/api/v1/listings/{listing_id}/questions"),
+    }
+    for expected in PUBLIC_API | orders | social | {("GET", "/api/v1/me"), ("PUT", "/api/v1/me/payout-address")}:
         assert expected in routes, f"missing API route {expected}"
 
 

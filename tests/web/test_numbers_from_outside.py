@@ -158,6 +158,21 @@ ROUTES: dict[str, RouteCase] = {
         who="arbiter",
         json=_DECISION,
     ),
+    "GET /api/v1/orders/{order_id}/messages": RouteCase((_ORDER_ID,), who="buyer"),
+    "POST /api/v1/orders/{order_id}/messages": RouteCase((_ORDER_ID,), who="buyer", json={"text": "numbers"}),
+    "POST /api/v1/orders/{order_id}/review": RouteCase(
+        (_ORDER_ID, Number("rating", "json", 1, 5, 422, "rating")), who="buyer", json={"rating": 5, "text": "numbers"}
+    ),
+    "POST /api/v1/reviews/{review_id}/reply": RouteCase((_id("review_id"),), json={"text": "numbers"}),
+    "GET /api/v1/notifications": RouteCase(
+        (_page("query"), Number("page_size", "query", 1, MAX_API_PAGE_SIZE, 422, "page_size")), who="buyer"
+    ),
+    "POST /api/v1/notifications/read": RouteCase(who="buyer", json={"all": True}),
+    "GET /api/v1/listings/{listing_id}/questions": RouteCase((_id("listing_id"),), who="buyer"),
+    # A buyer naming a thread: any number names no thread of theirs (404), checked before the listing.
+    "POST /api/v1/listings/{listing_id}/questions": RouteCase(
+        (_id("listing_id"), Number("thread_id", "json", 1, 0, 404)), who="buyer", json={"text": "numbers"}
+    ),
     "POST /api/v1/admin/users/{user_id}/suspend": RouteCase((_id("user_id"),), who="admin", json=_REASON),
     "POST /api/v1/admin/users/{user_id}/restore": RouteCase((_id("user_id"),), who="admin", json=_REASON),
     "POST /api/v1/admin/users": RouteCase(who="admin"),
@@ -198,6 +213,16 @@ ROUTES: dict[str, RouteCase] = {
     "POST /listings/{listing_id}/images/{image_id}/delete": RouteCase((_id("listing_id"), _id("image_id")), form={}),
     "GET /images/{image_id}": RouteCase((_id("image_id"),), who="anyone"),
     "GET /images/{image_id}/thumbnail": RouteCase((_id("image_id"),), who="anyone"),
+    "GET /orders/{order_id}/messages": RouteCase((_ORDER_ID,), who="buyer"),
+    "POST /orders/{order_id}/messages": RouteCase((_ORDER_ID,), who="buyer", form={"text": "numbers"}),
+    "GET /orders/{order_id}/review": RouteCase((_ORDER_ID,), who="buyer"),
+    "POST /orders/{order_id}/review": RouteCase((_ORDER_ID,), who="buyer", form={"rating": "5", "text": "numbers"}),
+    "POST /reviews/{review_id}/reply": RouteCase((_id("review_id"),), form={"text": "numbers"}),
+    "GET /listings/{listing_id}/questions": RouteCase((_id("listing_id"),), who="buyer"),
+    "POST /listings/{listing_id}/questions": RouteCase((_id("listing_id"),), who="buyer", form={"text": "numbers"}),
+    "GET /pgp-keys/{username}": RouteCase((_USERNAME,), who="buyer"),
+    "GET /notifications": RouteCase((_page("query"),), who="buyer"),
+    "POST /notifications/read": RouteCase(who="buyer", form={}),
     "GET /admin": RouteCase(who="admin"),
     "GET /admin/users": RouteCase((_page("query"),), who="admin"),
     "POST /admin/users/{user_id}/suspend": RouteCase(_ADMIN_FORM_NUMBERS, who="admin", form=_ADMIN_LIST_FORM),
@@ -302,7 +327,7 @@ def site(
         path_values={
             "listing_id": str(listing.id),
             "username": vendor.username,
-            **dict.fromkeys(("image_id", "user_id", "session_id", "token_id"), str(MAX_ID)),
+            **dict.fromkeys(("image_id", "user_id", "session_id", "token_id", "review_id"), str(MAX_ID)),
             "order_id": "0" * 32,
         },
     )

@@ -30,8 +30,10 @@ from marketplace.admin.models import ModerationAction
 from marketplace.db.base import utcnow
 from marketplace.db.engine import Database
 from marketplace.listings.models import Listing
+from marketplace.messages.models import OrderMessage, QuestionMessage
 from marketplace.orders import states
 from marketplace.orders.models import EventActor, Order, OrderEvent
+from marketplace.reviews.models import Review
 from marketplace.settings import Settings
 from marketplace.text import TextKind, require_visible, valid_text
 from tests.support.client import SiteClient
@@ -178,6 +180,13 @@ API_FORMS = [
         {"outcome": "refund", "reason": "ok"},
         {"outcome": "any", "reason": "multiline", "totp_code": "any"},
     ),
+    TextForm("POST", "/api/v1/orders/{funded}/messages", "buyer", {"text": "hi"}, {"text": "multiline"}),
+    # Not completed: the text is checked (422 naming it) before the order's state (409).
+    TextForm("POST", "/api/v1/orders/{funded}/review", "buyer", {"rating": 5, "text": "ok"}, {"text": "multiline"}),
+    # No such review: the text is checked (422 naming it) before the review is looked up (404).
+    TextForm("POST", "/api/v1/reviews/{review}/reply", "vendor", {"text": "thanks"}, {"text": "multiline"}),
+    TextForm("POST", "/api/v1/notifications/read", "buyer", {"all": True}, {}),
+    TextForm("POST", "/api/v1/listings/{listing}/questions", "buyer", {"text": "new?"}, {"text": "multiline"}),
     TextForm("POST", "/api/v1/admin/users/{buyer}/suspend", "admin", {"reason": "spam"}, {"reason": "multiline"}),
     TextForm("POST", "/api/v1/admin/users/{buyer}/restore", "admin", {"reason": "ok"}, {"reason": "multiline"}),
     TextForm(
@@ -257,6 +266,18 @@ PAGE_FORMS = [
         "vendor",
         {"name": "laptop", "password": DEFAULT_PASSWORD},
         {"name": "line", "password": "any", "totp_code": "any"},
+    ),
+    TextForm("POST", "/orders/{funded}/messages", "buyer", {"text": "hi"}, {"text": "multiline"}),
+    TextForm(
+        "POST",
+        "/orders/{funded}/review",
+        "buyer",
+        {"rating": "5", "text": "ok"},
+        {"rating": "any", "text": "multiline"},
+    ),
+    TextForm("POST", "/reviews/{review}/reply", "vendor", {"text": "thanks"}, {"text": "multiline"}),
+    TextForm(
+        "POST", "/listings/{listing}/questions", "buyer", {"text": "new?"}, {"text": "multiline", "thread_id": "any"}
     ),
     TextForm("POST", "/sell/new", "vendor", _LISTING_FORM, _LISTING_KINDS),
     TextForm("POST", "/listings/{listing}/edit", "vendor", _LISTING_FORM, _LISTING_KINDS),
@@ -373,6 +394,7 @@ def actors(  # noqa: PLR0917  (pytest passes fixtures by name)
             "vendor_name": vendor.username,
             "funded": _order(database, settings, ordering.user, listing, disputed=False),
             "disputed": _order(database, settings, ordering.user, listing, disputed=True),
+            "review": "1",
         },
     )
 
@@ -422,6 +444,10 @@ _STORED_TEXT = [
     (Order.dispute_reason, "multiline"),
     (Order.decision_reason, "multiline"),
     (OrderEvent.reason, "multiline"),
+    (OrderMessage.text, "multiline"),
+    (QuestionMessage.text, "multiline"),
+    (Review.text, "multiline"),
+    (Review.reply_text, "multiline"),
 ]
 _KINDS = {"line": TextKind.LINE, "multiline": TextKind.MULTILINE}
 
@@ -473,6 +499,7 @@ def test_the_tables_cover_every_text_field(app: FastAPI) -> None:
         "{buyer}": "{user_id}",
         "{funded}": "{order_id}",
         "{disputed}": "{order_id}",
+        "{review}": "{review_id}",
     }
 
     def documented(path: str) -> str:

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from marketplace.accounts.models import Role, User
 from marketplace.accounts.sessions import find_api_token, find_web_session, note_use
 from marketplace.errors import Forbidden, NotAuthenticated
+from marketplace.notifications.services import unread_count
 from marketplace.web.dependencies import DbSession, SettingsDep
 
 SESSION_COOKIE = "mp_session"
@@ -36,6 +37,8 @@ def page_user_optional(request: Request, db: DbSession, settings: SettingsDep) -
             request.state.web_session = web_session
             user = web_session.user
     request.state.user = user
+    # The header's "Notifications (N)".
+    request.state.unread_notifications = 0 if user is None else unread_count(db, user.id)
     db.commit()  # the loaded objects stay readable; the connection goes back to the pool
     return user
 

@@ -1,4 +1,5 @@
-"""Idempotent demo data: three accounts with known passwords and a shop of listings with pictures.
+"""Idempotent demo data: four accounts (buyer, vendor, arbiter, admin) with known passwords and a
+shop of listings with pictures.
 
 The passwords are drawn at random the first time and kept in ``<data_dir>/demo-credentials.txt``
 (mode 600), so every later run prints the same ones. Running the seed again creates nothing that
@@ -33,6 +34,7 @@ CREDENTIALS_FILE = "demo-credentials.txt"
 DEMO_ACCOUNTS: tuple[tuple[str, Role], ...] = (
     ("demo-buyer", Role.BUYER),
     ("demo-vendor", Role.VENDOR),
+    ("demo-arbiter", Role.ARBITER),
     ("demo-admin", Role.ADMIN),
 )
 # A fixed, public wallet seed: its addresses are valid on every network and anyone can spend

@@ -40,6 +40,8 @@ from marketplace.listings.queries import (
 )
 from marketplace.listings.rendering import render_description
 from marketplace.monero.amounts import FORM_MESSAGE, PRICE_PATTERN
+from marketplace.reviews import services as reviews
+from marketplace.reviews import views as reviews_views
 from marketplace.settings import Settings
 from marketplace.web import routing
 from marketplace.web.csrf import verify_csrf
@@ -221,7 +223,14 @@ def vendor_page(
         "next": _page_link(base, values, result.page + 1) if result.has_next else None,
         "first": base,
     }
-    return render(request, "listings/vendor.html", {"vendor": vendor, "result": result, "links": links})
+    context = {
+        "vendor": vendor,
+        "result": result,
+        "links": links,
+        "reviews": reviews.of_vendor(db, vendor.id),
+        "notice": notice_from(request, reviews_views.NOTICES),
+    }
+    return render(request, "listings/vendor.html", context)
 
 
 def _sell_page(request: Request, db: Session, vendor: User, error: MarketplaceError | None = None) -> Response:

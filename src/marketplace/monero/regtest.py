@@ -13,6 +13,13 @@ Started on free loopback ports, in a temporary directory, offline, with the flag
   mined blocks (its coinbase unlocks after 60, and a ring needs 15 unlocked decoys: the first
   transfer is possible at height 76), and a ``payee`` wallet-rpc whose subaddresses receive payouts.
 
+``start_persistent(directory)`` (for ``marketplace dev``, src/marketplace/devstack/) starts the same
+kind of cluster in a directory that outlives it: monerod with ``--keep-fakechain`` so a second start
+continues the chain, the signer wallet directories kept, the personal ``payer`` wallet (the demo
+buyer's) opened again rather than created, no ``payee``, and each process in its own process group
+(a Ctrl-C in the terminal reaches only the supervisor, which stops them in order). ``stop()`` then
+leaves the directory in place.
+
 Missing binaries or a version other than 0.18.x are an error, never a skip (``apt-get install
 monero``; ``make test`` installs it). Teardown sends SIGTERM to the wallets (they save), then to
 monerod, waits, and kills what is left.
@@ -87,6 +94,11 @@ class _Process:
     port: int
     log: Path
     popen: subprocess.Popen[bytes] | None = None
+    own_process_group: bool = False  # persistent mode: a terminal's Ctrl-C does not reach it
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen is not None else None
 
     @property
     def url(self) -> str:
@@ -95,7 +107,11 @@ class _Process:
     def start(self) -> None:
         with (self.log.parent / f"{self.name}.out").open("ab") as out:
             self.popen = subprocess.Popen(  # noqa: S603 - argv built here from fixed flags and our own paths
-                self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                process_group=0 if self.own_process_group else None,
             )
 
     def send(self, sig: int) -> None:
@@ -147,6 +163,8 @@ class RegtestCluster:
     payer_address: str = ""
     startup_seconds: float = 0.0
     forced_kills: list[str] = field(default_factory=list)  # filled by stop(): what ignored SIGTERM
+    persistent: bool = False  # start_persistent(): keep the chain, the wallets and the directory
+    endpoints_per_role: int = ENDPOINTS_PER_ROLE
     _monerod: _Process | None = None
     _signers: dict[str, list[_Process]] = field(default_factory=dict)
     _personal: dict[str, _Process] = field(default_factory=dict)
@@ -235,7 +253,19 @@ class RegtestCluster:
         self.forced_kills = [process.name for process in wallets if process.stop(None)]
         if self._monerod is not None and self._monerod.stop():
             self.forced_kills.append(self._monerod.name)
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if not self.persistent:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def wallet_dir_of(self, name: str) -> Path:
+        """The wallet directory of a personal wallet-rpc (``payer``, ``payee``)."""
+        return self.directory / "wallets" / name
+
+    def processes(self) -> dict[str, _Process]:
+        """Every process of the cluster by name (monerod, ``<role>-<index>``, ``payer``, ``payee``)."""
+        named = {process.name: process for process in self._all_wallet_processes()}
+        if self._monerod is not None:
+            named[self._monerod.name] = self._monerod
+        return named
 
     # -- start-up
 
@@ -257,9 +287,11 @@ class RegtestCluster:
                 *("--zmq-rpc-bind-ip", "127.0.0.1", "--zmq-rpc-bind-port", str(zmq_port)),
                 *("--rpc-ssl", "disabled", "--data-dir", str(data), "--log-file", str(self.directory / "monerod.log")),
                 *("--log-level", "0", "--max-concurrency", "2"),
+                *(("--keep-fakechain",) if self.persistent else ()),
             ],
             rpc_port,
             self.directory / "monerod.log",
+            own_process_group=self.persistent,
         )
         self.daemon_url = self._monerod.url
         self._monerod.start()
@@ -268,7 +300,7 @@ class RegtestCluster:
     def _wallet_process(self, name: str, wallet_dir: Path, auth: Sequence[str]) -> _Process:
         port = _free_port()
         ringdb = self.directory / "ringdb" / name
-        ringdb.mkdir(parents=True)
+        ringdb.mkdir(parents=True, exist_ok=self.persistent)
         return _Process(
             name,
             [
@@ -282,29 +314,32 @@ class RegtestCluster:
             ],
             port,
             self.directory / f"wallet-{name}.log",
+            own_process_group=self.persistent,
         )
 
     def _start_wallets(self) -> None:
         config_dir = self.directory / "config"
-        config_dir.mkdir(mode=0o700)
+        config_dir.mkdir(mode=0o700, exist_ok=self.persistent)
         for role in ROLES:
             wallet_dir = self.directory / "wallets" / role
-            wallet_dir.mkdir(parents=True)
+            wallet_dir.mkdir(parents=True, exist_ok=self.persistent)
             self.wallet_dir[role] = wallet_dir
             login = (role, secrets.token_hex(16))
             self.signer_login[role] = login
             config = config_dir / f"{role}.conf"
+            if self.persistent:
+                config.unlink(missing_ok=True)  # a fresh login on each start
             descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "w") as file:
                 file.write(f"rpc-login={login[0]}:{login[1]}\n")
             self._signers[role] = [
                 self._wallet_process(f"{role}-{index}", wallet_dir, ("--config-file", str(config)))
-                for index in range(ENDPOINTS_PER_ROLE)
+                for index in range(self.endpoints_per_role)
             ]
             self.signer_urls[role] = [process.url for process in self._signers[role]]
-        for name in ("payer", "payee"):
+        for name in ("payer",) if self.persistent else ("payer", "payee"):
             wallet_dir = self.directory / "wallets" / name
-            wallet_dir.mkdir(parents=True)
+            wallet_dir.mkdir(parents=True, exist_ok=self.persistent)
             self._personal[name] = self._wallet_process(name, wallet_dir, ("--disable-rpc-login",))
         for process in self._all_wallet_processes():
             process.start()
@@ -363,6 +398,56 @@ def start_regtest() -> RegtestCluster:
             cluster._wait_ready(process, WalletRpc, None)
         cluster._open_personal_wallets()
         cluster.mine(INITIAL_BLOCKS)
+        cluster.payer.refresh()
+    except BaseException:
+        cluster.stop()
+        raise
+    cluster.startup_seconds = time.monotonic() - started
+    return cluster
+
+
+PERSISTENT_PAYER_WALLET = "demo-buyer"
+# More than the 80 the tests mine: a wallet paying a few blocks past the first spendable height
+# (76) was once seen spinning in its transfer for minutes; with more unlocked decoys it never did.
+PERSISTENT_INITIAL_BLOCKS = 160
+
+
+def start_persistent(
+    directory: Path,
+    *,
+    endpoints_per_role: int = 1,
+    payer_wallet: str = PERSISTENT_PAYER_WALLET,
+    initial_blocks: int = PERSISTENT_INITIAL_BLOCKS,
+) -> RegtestCluster:
+    """Start a cluster that keeps its state in ``directory`` (see the module docstring).
+
+    The first start creates the payer's wallet ``payer_wallet`` and mines ``initial_blocks`` blocks
+    to it; a later start opens that wallet again and mines only what the chain still lacks of those.
+    The directory stays after ``stop()``.
+    """
+    binaries = check_binaries()
+    started = time.monotonic()
+    directory.mkdir(parents=True, exist_ok=True)
+    cluster = RegtestCluster(
+        directory=directory, binaries=binaries, persistent=True, endpoints_per_role=endpoints_per_role
+    )
+    try:
+        monerod = cluster._start_monerod()
+        cluster._start_wallets()
+        cluster._wait_ready(monerod, DaemonRpc, None)
+        for role in ROLES:
+            for process in cluster._signers[role]:
+                cluster._wait_ready(process, WalletRpc, cluster.signer_login[role])
+        cluster._wait_ready(cluster._personal["payer"], WalletRpc, None)
+        if (cluster.wallet_dir_of("payer") / f"{payer_wallet}.keys").exists():
+            cluster.payer.open_wallet(payer_wallet, "")
+        else:
+            cluster.payer.create_wallet(payer_wallet, "")
+        cluster.payer.auto_refresh(enable=False)
+        cluster.payer_address = cluster.payer.get_address()
+        height = cluster.daemon.get_height()
+        if height <= initial_blocks:
+            cluster.mine(initial_blocks + 1 - height)
         cluster.payer.refresh()
     except BaseException:
         cluster.stop()

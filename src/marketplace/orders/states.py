@@ -68,6 +68,7 @@ from marketplace.jobs.queue import enqueue
 from marketplace.listings.models import Listing, ListingStatus
 from marketplace.listings.stock import release_stock, reserve_stock
 from marketplace.monero.amounts import format_xmr
+from marketplace.notifications import services as notifications
 from marketplace.orders import checks, shipping
 from marketplace.orders.models import (
     END_STATES,
@@ -157,6 +158,17 @@ def _record(
             reason=reason,
             txids=list(txids),
         )
+    )
+    # Everyone the change concerns but its actor is told, in this same transaction.
+    notifications.order_changed(
+        db,
+        order_id,
+        actor_kind=actor.kind,
+        actor_id=actor.user_id,
+        from_state=from_state,
+        to_state=to_state,
+        reason=reason,
+        now=now,
     )
     db.flush()
 

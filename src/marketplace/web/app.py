@@ -25,7 +25,13 @@ from marketplace.listings import views as listings_views
 from marketplace.listings.images import upload_body_max_bytes
 from marketplace.listings.services import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH
 from marketplace.logs import configure_logging
+from marketplace.messages import api as messages_api
+from marketplace.messages import views as messages_views
+from marketplace.notifications import api as notifications_api
+from marketplace.notifications import views as notifications_views
 from marketplace.orders import api as orders_api
+from marketplace.reviews import api as reviews_api
+from marketplace.reviews import views as reviews_views
 from marketplace.runtime import build_runtime
 from marketplace.settings import Settings, load_settings
 from marketplace.web import health
@@ -79,10 +85,31 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.add_middleware(PrivateResponsesMiddleware)  # outermost: it sees every answer, a 500 included
     app.mount("/static", PublicStaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health.router)
-    for api_router in (accounts_api.router, listings_api.router, orders_api.router, admin_api.router):
+    api_routers = (
+        accounts_api.router,
+        listings_api.router,
+        orders_api.router,
+        messages_api.router,
+        reviews_api.router,
+        notifications_api.router,
+        admin_api.router,
+    )
+    for api_router in api_routers:
         app.include_router(api_router, prefix="/api/v1")
-    for page_router in (accounts_views.router, listings_views.router, admin_views.router):
+    page_routers = (
+        accounts_views.router,
+        listings_views.router,
+        messages_views.router,
+        reviews_views.router,
+        notifications_views.router,
+        admin_views.router,
+    )
+    for page_router in page_routers:
         app.include_router(page_router, include_in_schema=False)
+    if settings.is_development:  # "Pay from demo wallet": never mounted in production
+        from marketplace.devstack import views as devstack_views
+
+        app.include_router(devstack_views.router, include_in_schema=False)
     return app
 
 

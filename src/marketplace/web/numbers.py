@@ -106,9 +106,11 @@ def _path_id(what: str, description: str) -> tuple[BeforeValidator, Any]:
 _LISTING = _path_id("listing", "The listing's id.")
 _IMAGE = _path_id("image", "The image's id.")
 _ACCOUNT = _path_id("account", "The account's id.")
+_REVIEW = _path_id("review", "The review's id.")
 ListingId = Annotated[int, _LISTING[0], _LISTING[1]]
 ImageId = Annotated[int, _IMAGE[0], _IMAGE[1]]
 AccountId = Annotated[int, _ACCOUNT[0], _ACCOUNT[1]]
+ReviewId = Annotated[int, _REVIEW[0], _REVIEW[1]]
 PageNumber = Annotated[
     int,
     _raw(parse_page),

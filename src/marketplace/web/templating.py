@@ -15,7 +15,7 @@ from marketplace.monero.amounts import format_xmr
 from marketplace.web.csrf import csrf_token, ensure_csrf_cookie
 
 _PACKAGE = Path(__file__).resolve().parent.parent
-_DOMAINS = ("web", "accounts", "listings", "admin")
+_DOMAINS = ("web", "accounts", "listings", "admin", "messages", "reviews", "notifications")
 
 
 def _environment() -> Environment:
@@ -37,6 +37,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None, s
         "request": request,
         "current_user": getattr(request.state, "user", None),
         "csrf_token": csrf_token(request),
+        "unread_notifications": getattr(request.state, "unread_notifications", 0),
         **(context or {}),
     }
     html = ENVIRONMENT.get_template(name).render(full_context)

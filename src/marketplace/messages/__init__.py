@@ -1,0 +1,1 @@
+"""Order messages (buyer, vendor; the arbiter once disputed) and listing questions (buyer asks, vendor answers)."""
