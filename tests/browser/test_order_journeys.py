@@ -211,6 +211,13 @@ def test_a_disputed_order_is_decided_as_a_split_and_both_parties_are_paid(shop: 
             expect(page.get_by_text(txid).first).to_be_visible()
     shot(buyer, "timeline")
 
+    # The vendor was told of each step that concerned them: the header counts the unread ones.
+    shop.nav(vendor).get_by_role("link", name=re.compile(r"^Notifications \([1-9][0-9]*\)$")).click()
+    shop.check(vendor)
+    expect(vendor.locator(f"main a[href='/orders/{order_id}']").first).to_be_visible()
+    shop.click(vendor, "button", "Mark all as read")
+    expect(shop.nav(vendor).get_by_role("link", name="Notifications (0)")).to_be_visible()
+
     # On the chain: each address received its part (less its share of the network fee).
     parts = {destination["role"]: destination for destination in payout.destinations}
     assert parts["buyer"]["address"] == refund_address
