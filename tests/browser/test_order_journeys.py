@@ -31,7 +31,13 @@ from tests.browser.order_stack import Shop, order_id_of, shot
 from tests.conftest import TEST_SECRET_KEY
 from tests.orders.escrow_chain import Chain
 
-pytestmark = [pytest.mark.browser, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+    # Measured 55-150 s each (the wallets' work, on 2 cores shared with the rest of `make test`);
+    # every wait inside is bounded by Chain.run's rounds, this is the backstop.
+    pytest.mark.timeout(600),
+]
 
 FEE_BASIS_POINTS = 150
 PRICE = 250_000_000_000  # 0.25 XMR
