@@ -114,9 +114,11 @@ class Shop:
         """The site's main navigation (the header's links: Orders, Sales, Disputes, Notifications...)."""
         return page.get_by_role("navigation", name="Main")
 
-    def click(self, page: Page, role: str, name: str | re.Pattern[str]) -> None:
-        """Click a link or button (by its role and accessible name), then check the page reached."""
-        page.get_by_role(role, name=name).click()
+    def click(self, page: Page, role: str, name: str | re.Pattern[str], *, within: str | None = None) -> None:
+        """Click a link or button (by its role and accessible name; ``within`` a landmark role, e.g.
+        ``"main"``, when the header or footer has one of the same name), then check the page reached."""
+        scope = page.get_by_role(within) if within else page  # type: ignore[arg-type]
+        scope.get_by_role(role, name=name).click()  # type: ignore[arg-type]
         self.check(page)
 
     def reload(self, page: Page) -> None:

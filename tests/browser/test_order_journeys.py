@@ -117,9 +117,11 @@ def _buy(shop: Shop, buyer: Page, refund_address: str) -> str:
     """From the home page to the listing, the Buy form filled, the order placed: its id."""
     shop.visit(buyer, "/")
     shop.click(buyer, "link", shop.listing.title)
-    # Before placing: the price, the fee and who holds the escrow keys (explained on /how-it-works).
+    # Before placing: the price, the fee and who holds the escrow keys, explained on "How it works".
     expect(buyer.get_by_text("0.25", exact=False).first).to_be_visible()
-    expect(buyer.locator("a[href='/how-it-works']").first).to_be_visible()
+    shop.click(buyer, "link", re.compile(r"^How it works$"), within="main")
+    expect(buyer.get_by_role("heading", name="Who holds the money")).to_be_visible()
+    buyer.go_back()
     buyer.get_by_label("Quantity").fill("1")
     buyer.get_by_label("Refund address").fill(refund_address)
     buyer.get_by_label("Shipping details").fill(SHIPPING)
@@ -265,6 +267,12 @@ def test_a_confirmed_order_pays_the_vendor_and_the_review_shows_on_the_profile(s
     expect(vendor.get_by_text(re.compile(r"confirmed", re.IGNORECASE)).first).to_be_visible()
     (vendor_part,) = [item for item in payout.destinations if item["role"] == "vendor"]
     assert shop.regtest.received(shop.vendor_address) == vendor_part["amount_atomic"] > 0
+
+    # The vendor's sales summary counts it as completed, paid to them.
+    shop.nav(vendor).get_by_role("link", name="Sales").click()
+    shop.check(vendor)
+    expect(vendor.get_by_role("heading", name="Sales", level=1)).to_be_visible()
+    expect(vendor.get_by_role("definition").filter(has_text=re.compile(r"^1 \(0\.25 XMR\)$")).first).to_be_visible()
 
     # The buyer leaves a review; it shows on the vendor's profile.
     shop.visit(buyer, f"/orders/{order_id}")
