@@ -197,6 +197,12 @@ def test_a_disputed_order_is_decided_as_a_split_and_both_parties_are_paid(shop: 
     buyer.get_by_label("Reason").fill("Half of the lantern's glass arrived broken.")
     shop.click(buyer, "button", "Open dispute")
     assert shop.state(order_id) is OrderState.DISPUTED
+    # ... and writes to the vendor in the order's messages, which the arbiter now reads too.
+    evidence = "Photos of the broken glass, taken as the parcel was opened: <img src=x> (shown as typed)."
+    shop.click(buyer, "link", "Messages", within="main")
+    buyer.get_by_label("Message").fill(evidence)
+    shop.click(buyer, "button", "Send")
+    expect(buyer.get_by_text(evidence)).to_be_visible()
 
     # The arbiter finds it in the queue, takes it, reads it, decides a split with a reason.
     shop.nav(arbiter).get_by_role("link", name="Disputes").click()
@@ -205,6 +211,10 @@ def test_a_disputed_order_is_decided_as_a_split_and_both_parties_are_paid(shop: 
     shop.check(arbiter)
     expect(arbiter.get_by_text("Half of the lantern's glass arrived broken.").first).to_be_visible()
     shop.click(arbiter, "button", "Take this dispute")
+    shop.click(arbiter, "link", "Messages", within="main")
+    expect(arbiter.get_by_text(evidence)).to_be_visible()
+    shop.click(arbiter, "link", f"PGP key of {shop.buyer.username}")
+    shop.visit(arbiter, f"/orders/{order_id}")
     shop.click(arbiter, "link", re.compile(r"decision|decide", re.IGNORECASE))
     assert arbiter.url.split("?")[0].endswith(f"/orders/{order_id}/decision")
     share = 100_000_000_000  # 0.1 XMR back to the buyer
