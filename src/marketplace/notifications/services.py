@@ -39,11 +39,11 @@ _STATE_WORDS = {
     OrderState.EXPIRED: "expired: no full payment in time",
 }
 _ACTORS = {
-    EventActor.BUYER: "the buyer",
-    EventActor.VENDOR: "the vendor",
-    EventActor.ARBITER: "the arbiter",
-    EventActor.WORKER: "the escrow",
-    EventActor.DEADLINE: "a deadline",
+    EventActor.BUYER: "by the buyer",
+    EventActor.VENDOR: "by the vendor",
+    EventActor.ARBITER: "by the arbiter",
+    EventActor.WORKER: "by the escrow service",
+    EventActor.DEADLINE: "a deadline passed",
 }
 
 
@@ -53,12 +53,16 @@ def notify(db: Session, user_ids: Iterable[int | None], *, kind: str, text: str,
         db.add(Notification(user_id=user_id, kind=kind, text=text, link=link, created_at=now))
 
 
+def _concerned(buyer_id: int, vendor_id: int, arbiter_id: int | None, dispute_opened_at: datetime | None) -> list[int]:
+    people = [buyer_id, vendor_id]
+    if dispute_opened_at is not None and arbiter_id is not None:
+        people.append(arbiter_id)
+    return people
+
+
 def order_concerns(order: Order) -> list[int]:
     """The users an order's news concerns: buyer, vendor, and the arbiter holding its dispute (if any)."""
-    people = [order.buyer_id, order.vendor_id]
-    if order.dispute_opened_at is not None and order.arbiter_id is not None:
-        people.append(order.arbiter_id)
-    return people
+    return _concerned(order.buyer_id, order.vendor_id, order.arbiter_id, order.dispute_opened_at)
 
 
 def order_changed(
@@ -82,9 +86,7 @@ def order_changed(
             Order.id == order_id
         )
     ).one()
-    people = [row.buyer_id, row.vendor_id]
-    if row.dispute_opened_at is not None and row.arbiter_id is not None:
-        people.append(row.arbiter_id)
+    people = _concerned(row.buyer_id, row.vendor_id, row.arbiter_id, row.dispute_opened_at)
     recipients = [person for person in people if person != actor_id]
     title = row.listing_title
     if from_state is None:
@@ -92,7 +94,7 @@ def order_changed(
     elif from_state == to_state:
         text = f"Order of “{title}”: {reason or 'updated'}"
     else:
-        text = f"Order of “{title}” is {_STATE_WORDS[to_state]} ({_ACTORS[actor_kind]})."
+        text = f"Order of “{title}” is now {_STATE_WORDS[to_state]} ({_ACTORS[actor_kind]})."
         if reason and to_state in {OrderState.DISPUTED, OrderState.PAYING_OUT}:
             text += f" Reason: {reason}"
     notify(db, recipients, kind="order", text=text, link=f"/orders/{order_id}", now=now)
