@@ -321,7 +321,13 @@ def test_the_arbiter_takes_and_decides_a_split_from_the_pages(market: Market) ->
     assert ">Take this dispute<" not in page
     assert market.other_arbiter.client.get(f"/orders/{new}").status_code == 404  # taken: not theirs
 
+    said = market.buyer.client.submit(
+        f"/orders/{new}/messages", f"/orders/{new}/messages", {"text": f"Broken {HOSTILE}"}
+    )
+    assert said.status_code == 303
     form_page = _page(market.arbiter, f"/orders/{new}/decision")
+    assert "Broken &lt;script&gt;" in form_page  # the messages, read on the decision page itself
+    assert ">Messages</a>" in _page(market.arbiter, f"/orders/{new}")
     for label in ("Release to the vendor", "Refund the buyer", "Split", "Buyer's share (XMR)"):
         assert label in form_page, label
     assert "Reason given to both parties" in form_page

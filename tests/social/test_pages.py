@@ -119,6 +119,8 @@ def test_review_and_reply_pages(market: Market) -> None:
     assert before.status_code == 409
     order_id = completed_order(market)
     page = f"/orders/{order_id}/review"
+    assert f'<a href="{page}">Leave a review</a>' in market.buyer.client.get(f"/orders/{order_id}").text
+    assert "Leave a review" not in market.vendor.client.get(f"/orders/{order_id}").text
     form = market.buyer.client.get(page)
     assert form.status_code == 200
     assert '<label for="review-rating">Rating</label>' in form.text
@@ -134,6 +136,9 @@ def test_review_and_reply_pages(market: Market) -> None:
     again = market.buyer.client.post(page, data={"csrf_token": token, "rating": "5", "text": "Again"})
     assert again.status_code == 409
     assert market.buyer.client.get(page).status_code == 303  # reviewed: the form leads to the review
+    order_page = market.buyer.client.get(f"/orders/{order_id}").text
+    assert "Leave a review" not in order_page
+    assert f"/vendors/{market.vendor.username}#review-" in order_page
     profile = market.vendor.client.get(f"/vendors/{market.vendor.username}")
     assert "Rated <strong>4.0 out of 5</strong> from 1 review." in profile.text
     assert str(escape(MARKUP)) in profile.text

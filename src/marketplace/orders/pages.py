@@ -26,10 +26,12 @@ from marketplace.devstack.pay import DEV_PAY_NOTICES
 from marketplace.errors import InvalidInput, MarketplaceError, NotFound
 from marketplace.listings import services as listing_services
 from marketplace.listings.views import listing_context
+from marketplace.messages.services import conversation
 from marketplace.monero.amounts import format_xmr, parse_xmr
 from marketplace.orders import sales, services, states
 from marketplace.orders.buying import BuyForm, buy, fee_percent
 from marketplace.orders.models import EventActor, Order, OrderState, Outcome, Party, PayoutState
+from marketplace.reviews.services import review_of_order
 from marketplace.settings import Settings
 from marketplace.web import routing
 from marketplace.web.csrf import verify_csrf
@@ -295,6 +297,8 @@ def _order_page(
         "seen": seen,
         "order": order,
         "role": seen.viewer.kind.value,
+        "viewer_is_buyer": seen.viewer.kind is EventActor.BUYER,
+        "review": review_of_order(db, order.id),
         "state_words": STATE_WORDS[order.state],
         "next_step": next_step(order, seen.viewer, now),
         "can": allowed_actions(db, order, seen.viewer, now),
@@ -545,6 +549,7 @@ def _decision_form(
         "seen": seen,
         "order": seen.order,
         "timeline": timeline(seen),
+        "talk": conversation(db, user, order_id),
         "form": form or {"outcome": "", "buyer_share": "", "reason": ""},
         "when": when,
     }
