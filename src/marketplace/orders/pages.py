@@ -155,7 +155,7 @@ def timeline(seen: services.OrderView) -> list[Step]:
         )
     for payout in seen.payouts:
         paid = ", ".join(
-            f"{format_xmr(int(destination['amount_atomic']))} XMR to the {destination['role']}"
+            f"{format_xmr(int(destination['amount_atomic']))} XMR to the {destination['role'].replace('_', ' ')}"
             for destination in payout.destinations
         )
         if payout.state is PayoutState.CONFIRMED:
@@ -165,7 +165,7 @@ def timeline(seen: services.OrderView) -> list[Step]:
         steps.append(
             Step(
                 payout.submitted_at or payout.created_at,
-                f"Payout out ({payout.purpose.value})",
+                f"Payout ({payout.purpose.value})",
                 f"{paid}; network fee {format_xmr(payout.network_fee_atomic)} XMR: {status}.",
                 [(txid, status) for txid in payout.txids],
             )

@@ -1266,7 +1266,7 @@ def payout_confirmed(db: Session, payout_id: int, actor: Actor, now: datetime, *
         .execution_options(synchronize_session=False)
     )
     paid = ", ".join(
-        f"{format_xmr(int(destination['amount_atomic']))} XMR to the {destination['role']}"
+        f"{format_xmr(int(destination['amount_atomic']))} XMR to the {destination['role'].replace('_', ' ')}"
         for destination in payout.destinations
     )
     if payout.purpose is PayoutPurpose.RETURN:
