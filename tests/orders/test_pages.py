@@ -338,6 +338,15 @@ def test_the_arbiter_takes_and_decides_a_split_from_the_pages(market: Market) ->
     )
     assert too_much.status_code == 422
     assert "at most the amount due" in too_much.text
+    for typo in ("-0.01", "1e3", "99999999999"):  # the share's own words, not the listing price's
+        refused = market.arbiter.client.post(
+            f"/orders/{new}/decision",
+            data={"csrf_token": token, "outcome": "split", "buyer_share": typo, "reason": "Half each."},
+        )
+        assert refused.status_code == 422
+        message = refused.text.split('class="field-error">')[1].split("</p>")[0]
+        assert "buyer&#39;s share" in message
+        assert "price" not in message
     assert market.state(new) is OrderState.DISPUTED
     decided = market.arbiter.client.post(
         f"/orders/{new}/decision",
