@@ -95,3 +95,13 @@ def test_the_service_says_the_stack_is_not_running_when_the_wallet_is_unreachabl
     with market.database.session() as session, pytest.raises(EscrowUnavailable, match="marketplace dev"):
         pay_from_demo_wallet(session, market.settings, order_id, wallet_url)
     assert market.order(order_id).state is OrderState.AWAITING_PAYMENT
+
+
+def test_the_demo_wallet_button_is_gone_once_nothing_is_left_to_pay(market: Market) -> None:
+    order_id = market.place()
+    market.ready(order_id)
+    assert ">Pay from demo wallet<" in market.buyer.client.get(f"/orders/{order_id}/pay").text
+    market.pay(order_id, market.amount(order_id), confirmations=0)  # seen in the pool: on its way
+    page = market.buyer.client.get(f"/orders/{order_id}/pay").text
+    assert "Nothing more to send" in page
+    assert ">Pay from demo wallet<" not in page

@@ -182,6 +182,21 @@ def test_the_pay_page_follows_the_payment(market: Market) -> None:
     assert "in the pool" in page
     assert f"Underpaid: {format_xmr(PRICE - third)} XMR" in page
 
+    # The rest arrives in the pool: nothing more to send (rather than "send exactly 0.0 XMR").
+    market.worker(
+        states.record_payments,
+        order_id,
+        payments=[
+            states.SeenPayment(txid=txid(order_id, index), amount_atomic=amount, confirmations=0, in_pool=True)
+            for index, amount in enumerate((third, PRICE - third))
+        ],
+        height=100,
+    )
+    page = _text(_page(market.buyer, f"/orders/{order_id}/pay"))
+    assert "Nothing more to send" in page
+    assert "Send exactly this amount" not in page
+    assert "0.0 XMR" not in page
+
     assert market.pay(order_id, PRICE) is OrderState.FUNDED
     response = market.buyer.client.get(f"/orders/{order_id}/pay")
     assert (response.status_code, response.headers["location"]) == (303, f"/orders/{order_id}")
@@ -338,6 +353,15 @@ def test_the_arbiter_takes_and_decides_a_split_from_the_pages(market: Market) ->
     )
     assert too_much.status_code == 422
     assert "at most the amount due" in too_much.text
+    for typo in ("-0.01", "1e3", "99999999999"):  # the share's own words, not the listing price's
+        refused = market.arbiter.client.post(
+            f"/orders/{new}/decision",
+            data={"csrf_token": token, "outcome": "split", "buyer_share": typo, "reason": "Half each."},
+        )
+        assert refused.status_code == 422
+        message = refused.text.split('class="field-error">')[1].split("</p>")[0]
+        assert "buyer&#39;s share" in message
+        assert "price" not in message
     assert market.state(new) is OrderState.DISPUTED
     decided = market.arbiter.client.post(
         f"/orders/{new}/decision",

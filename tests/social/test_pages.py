@@ -159,6 +159,25 @@ def test_review_and_reply_pages(market: Market) -> None:
     assert "More" not in shown
 
 
+def test_a_second_reply_with_a_faulty_text_is_told_the_review_has_its_reply(market: Market) -> None:
+    """The reply form is gone once replied: a field's message would be shown nowhere (a blank 422 page)."""
+    order_id = completed_order(market)
+    market.buyer.client.submit(
+        f"/orders/{order_id}/review", f"/orders/{order_id}/review", {"rating": "5", "text": "Ok"}
+    )
+    profile = market.vendor.client.get(f"/vendors/{market.vendor.username}").text
+    (review_id,) = re.findall(r'action="/reviews/(\d+)/reply"', profile)
+    replied = market.vendor.client.submit(
+        f"/vendors/{market.vendor.username}", f"/reviews/{review_id}/reply", {"text": "Thanks"}
+    )
+    assert replied.status_code == 303
+    token = market.vendor.client.csrf_token("/account")
+    for faulty in ("x" * 2_001, "", "a\x00b"):
+        again = market.vendor.client.post(f"/reviews/{review_id}/reply", data={"csrf_token": token, "text": faulty})
+        assert again.status_code == 409
+        assert "This review has its reply already: a vendor replies once." in again.text
+
+
 def test_pgp_keys_are_one_click_away_for_the_people_of_an_order_only(market: Market) -> None:
     with market.database.session() as session:
         session.execute(update(User).where(User.id == market.buyer.user.id).values(pgp_key=PGP_KEY))

@@ -556,6 +556,15 @@ def _decision_form(
     return form_page(request, "orders/decision.html", context, error)
 
 
+def _parse_share(text: str) -> int:
+    """The buyer's share in XMR; ``parse_xmr``'s messages speak of a price, this one of the share."""
+    try:
+        return parse_xmr(text, field="buyer_share")
+    except InvalidInput as error:
+        message = error.message.replace("the price", "the buyer's share").replace("The price", "The buyer's share")
+        raise InvalidInput(message, field="buyer_share") from None
+
+
 @router.get("/orders/{order_id}/decision")
 def decision_page(order_id: str, request: Request, *, db: DbSession, user: PageUser, settings: SettingsDep) -> Response:
     return _decision_form(request, db, settings, user, order_id)
@@ -585,7 +594,7 @@ def decide_page(
             if not buyer_share.strip():
                 raise InvalidInput("Enter the buyer's share in XMR, for example 0.1.", field="buyer_share")
             text = buyer_share.strip()
-            share = 0 if _ZERO.fullmatch(text) else parse_xmr(text, field="buyer_share")
+            share = 0 if _ZERO.fullmatch(text) else _parse_share(text)
         services.decide(
             db,
             settings,

@@ -54,6 +54,10 @@ def _already_reviewed() -> Conflict:
     return Conflict("This order has its review already: an order is reviewed once.", state=OrderState.COMPLETED)
 
 
+def _already_replied() -> Conflict:
+    return Conflict("This review has its reply already: a vendor replies once.")
+
+
 def review_order(db: Session, user: User, order_id: str, *, rating: object, text: object) -> Review:
     """The buyer reviews their completed order, once."""
     stars = check_rating(rating)
@@ -96,19 +100,21 @@ def review_order(db: Session, user: User, order_id: str, *, rating: object, text
 
 def reply(db: Session, user: User, review_id: int, text: object) -> Review:
     """The reviewed vendor replies to a review, once."""
-    checked = check_text(text, label="reply", max_length=REPLY_MAX_LENGTH)
     review = db.get(Review, review_id)
     if review is None:
         raise NotFound("There is no such review.")
     if review.vendor_id != user.id:
         raise Forbidden("Only the reviewed vendor replies to a review.")
+    if review.reply_text is not None:  # said before the text's faults: the reply form is gone
+        raise _already_replied()
+    checked = check_text(text, label="reply", max_length=REPLY_MAX_LENGTH)
     now = utcnow()
     compare_and_set(
         db,
         update(Review)
         .where(Review.id == review.id, Review.reply_text.is_(None))
         .values(reply_text=checked, replied_at=now),
-        refused=lambda: Conflict("This review has its reply already: a vendor replies once."),
+        refused=_already_replied,
     )
     notify(
         db,
