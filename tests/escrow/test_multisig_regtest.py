@@ -29,6 +29,7 @@ from marketplace.escrow.signer import (
     FreshExchangeRequired,
     PayoutPlan,
     Proposal,
+    SignerError,
     SignerRole,
 )
 from marketplace.escrow.wallet_passwords import WalletPasswords
@@ -94,6 +95,16 @@ def test_setup_gives_one_address_and_a_release_sweeps_everything_to_the_vendor(e
     assert check is not None
     assert (check.spendable_atomic, len(check.payments)) == (held, 2)
     assert detector.check(escrow.wallet, confirmations=UNLOCK_BLOCKS, last_checked_height=check.height) is None
+
+    # A copy left behind the daemon's height after its refresh is rebuilt by a rescan, and refused
+    # (a loud job error, never a silent "no news") if it stays behind. Forced here with a height no
+    # copy can reach; after the rescan it still sees every payment and co-signs the release below.
+    with pytest.raises(SignerError, match="even after a rescan"):
+        escrow["arbiter"].incoming(escrow.wallet, chain_height=check.height + 1000)
+    again = detector.check(escrow.wallet, confirmations=UNLOCK_BLOCKS, last_checked_height=None)
+    assert again is not None
+    assert (again.spendable_atomic, len(again.payments)) == (held, 2)
+    assert escrow["arbiter"].rescans == 1  # a copy that follows the chain is left alone
 
     vendor_address = escrow.cluster.new_personal_address()
     release = plan([Destination(vendor_address, held)], escrow_address=escrow.address)

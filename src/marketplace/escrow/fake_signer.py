@@ -340,7 +340,7 @@ class FakeSigner:
 
     # -- detection and files
 
-    def incoming(self, escrow: EscrowWallet) -> Incoming:
+    def incoming(self, escrow: EscrowWallet, *, chain_height: int | None = None) -> Incoming:
         self._enter("incoming", escrow)
         with self.network.lock:
             transfers = tuple(

@@ -110,5 +110,5 @@ class WalletPaymentDetector:
         height = self._chain_height()
         if last_checked_height is not None and height == last_checked_height:
             return None
-        incoming = self._signer.incoming(escrow)
+        incoming = self._signer.incoming(escrow, chain_height=height)
         return summarize(incoming.transfers, height=height, confirmations=confirmations)

@@ -260,8 +260,11 @@ class Signer(Protocol):
         """Hand a fully signed payout to the daemon → its txids (submitting twice is harmless)."""
         ...
 
-    def incoming(self, escrow: EscrowWallet) -> Incoming:
-        """Refresh and list the escrow's incoming transfers (mined and in the pool)."""
+    def incoming(self, escrow: EscrowWallet, *, chain_height: int | None = None) -> Incoming:
+        """Refresh and list the escrow's incoming transfers (mined and in the pool).
+
+        With ``chain_height`` (the daemon's height, read before): a copy left behind it after the
+        refresh is rebuilt from the chain; ``SignerError`` if it stays behind."""
         ...
 
     def store(self, escrow: EscrowWallet) -> None:

@@ -41,6 +41,7 @@ Health: each endpoint's last success and last failure (``health()``), for the wo
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import threading
 import time
@@ -80,6 +81,7 @@ from marketplace.monero.rpc_errors import (
     WalletNotOpen,
 )
 
+log = logging.getLogger("marketplace.escrow")
 T = TypeVar("T")
 
 THRESHOLD = 2
@@ -179,6 +181,7 @@ class WalletSigner:
         self._vouched: set[str] = set()
         self._closed_cleanly: set[str] = set()
         self.opens_by_wallet: Counter[str] = Counter()
+        self.rescans = 0  # wallet copies rebuilt because they stopped following the chain
 
     @property
     def role(self) -> SignerRole:
@@ -360,11 +363,13 @@ class WalletSigner:
 
     # -- detection and files
 
-    def incoming(self, escrow: EscrowWallet) -> Incoming:
+    def incoming(self, escrow: EscrowWallet, *, chain_height: int | None = None) -> Incoming:
         def step(rpc: WalletRpc) -> Incoming:
             rpc.refresh()
-            transfers = rpc.get_transfers(incoming=True, pool=True)
             height = rpc.get_height()
+            if chain_height is not None and height < chain_height:
+                height = self._rescanned(rpc, escrow, height, chain_height)
+            transfers = rpc.get_transfers(incoming=True, pool=True)
             return Incoming(
                 wallet_height=height,
                 transfers=tuple(
@@ -383,6 +388,41 @@ class WalletSigner:
             )
 
         return self._run(escrow, step)
+
+    def _rescanned(self, rpc: WalletRpc, escrow: EscrowWallet, height: int, chain_height: int) -> int:
+        """Rebuild a wallet copy that stopped following the chain; its new height, or ``SignerError``.
+
+        Seen on the development stack (one endpoint per role, wallets switched every few seconds):
+        a copy whose every refresh failed inside wallet2 (``out_of_hashchain_bounds_error`` in the
+        wallet-rpc log) while the ``refresh`` call itself answered success, so its payments stayed
+        at the confirmations of its last good refresh. ``rescan_blockchain`` drops its hash chain
+        and scans again; the multisig state it also drops (partial key images) is rebuilt by the
+        fresh exchange every payout attempt starts with, and the copy is no longer vouched for.
+        """
+        log.warning(
+            "an escrow wallet copy stopped following the chain: rescanning it",
+            extra={
+                "event": "escrow.wallet_rescan",
+                "role": str(self._role),
+                "wallet": escrow.wallet_name,
+                "height": height,
+                "chain_height": chain_height,
+            },
+        )
+        with self._state:
+            self._vouched.discard(escrow.wallet_name)
+            self.rescans += 1
+        rpc.rescan_blockchain()
+        rpc.refresh()
+        rescanned = rpc.get_height()
+        if rescanned < chain_height:
+            raise SignerError(
+                f"The {self._role} copy of the escrow wallet stays at height {rescanned}, behind the daemon's "
+                f"{chain_height}, even after a rescan.",
+                role=self._role,
+                wallet_name=escrow.wallet_name,
+            )
+        return rescanned
 
     def balance(self, escrow: EscrowWallet) -> Balance:
         """Refresh and read the wallet's balance (a signer's view: exact only after an exchange)."""

@@ -427,6 +427,11 @@ class WalletRpc(JsonRpcClient):
         result = self.call("refresh", params, idempotent=True)
         return Refreshed(int(result.get("blocks_fetched", 0)), bool(result.get("received_money", False)))
 
+    def rescan_blockchain(self) -> None:
+        """Drop the wallet's scanned chain and scan it again from its refresh height (keeps its keys;
+        loses what only the wallet knew: tx keys, notes, and a multisig wallet's partial key images)."""
+        self.call("rescan_blockchain", {"hard": False})
+
     def get_height(self) -> int:
         """The wallet's chain height (blocks scanned)."""
         return int(self.call("get_height", idempotent=True)["height"])

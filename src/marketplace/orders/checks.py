@@ -81,7 +81,8 @@ def _text(value: str, *, field: str, label: str, max_length: int) -> str:
     text = valid_text(value, TextKind.MULTILINE, field=field, label=label).strip()
     if len(text) > max_length:
         raise InvalidInput(
-            f"The {label} is {len(text):,} characters long; at most {max_length:,} are allowed.", field=field
+            f"Too long: {len(text):,} characters in the {label}; at most {max_length:,} are allowed.",
+            field=field,
         )
     if text:
         require_visible(text, TextKind.MULTILINE, field=field, label=label)
