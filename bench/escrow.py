@@ -473,7 +473,7 @@ def _cells(figure: Figure) -> list[str]:
         f"{figure.marketplace_median:.2f}",
         _calls(figure.marketplace),
         _opens(figure.marketplace),
-        f"+{extra:.2f} s, {ratio:.2f}× ({verdict})",
+        f"{extra:+.2f} s, {ratio:.2f}× ({verdict})",
     ]
 
 

@@ -195,7 +195,7 @@ class RegtestCluster:
     def pay(self, address: str, amount_atomic: int) -> str:
         """Send ``amount_atomic`` piconero from the payer to ``address``; returns the txid. Mines nothing."""
         with self._payer_lock:
-            self.payer.refresh()
+            self._synced(self.payer)
             proposal = self.payer.transfer([(address, amount_atomic)])
         return proposal.tx_hashes[0]
 
@@ -208,9 +208,19 @@ class RegtestCluster:
     def received(self, address: str) -> int:
         """Piconero mined into ``address`` (a payee subaddress): the sum of its incoming transfers."""
         with self._payee_lock:
-            self.payee.refresh()
+            self._synced(self.payee)
             transfers = self.payee.get_transfers(incoming=True)
         return sum(transfer.amount for transfer in transfers if transfer.address == address)
+
+    def _synced(self, wallet: WalletRpc) -> None:
+        """Refresh ``wallet``; rescan it if it is still behind the daemon (wallet2 can fail every
+        refresh with ``out_of_hashchain_bounds_error`` while the call answers success: the escrow's
+        ``WalletSigner.incoming`` does the same)."""
+        chain_height = self.daemon.get_height()
+        wallet.refresh()
+        if wallet.get_height() < chain_height:
+            wallet.rescan_blockchain()
+            wallet.refresh()
 
     def escrow_settings(self) -> dict[str, Any]:
         """The settings (``load_settings(**...)`` names) that point escrow at this cluster: network
