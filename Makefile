@@ -9,7 +9,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 # Debian packages are installed with apt-get only when missing: monero and gnupg for `make run`
 # (system-deps-run); postgresql, chromium, monero
-# (monerod and monero-wallet-rpc for the regtest tests) and gnupg for `make test` (system-deps-test),
+# (monerod and monero-wallet-rpc for the regtest tests), gnupg, prometheus (with promtool),
+# prometheus-alertmanager (with amtool) and prometheus-node-exporter for `make test` (system-deps-test),
 # wrk, monero and gnupg for `make bench` (system-deps-bench; the escrow figures run on regtest).
 
 .PHONY: help run test lint bench format clean system-deps-run system-deps-test system-deps-bench
@@ -67,6 +68,9 @@ system-deps-test:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v monerod >/dev/null || missing="$$missing monero"; \
 	command -v gpg >/dev/null || missing="$$missing gnupg"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v amtool >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	command -v prometheus-node-exporter >/dev/null || missing="$$missing prometheus-node-exporter"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
