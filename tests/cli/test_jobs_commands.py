@@ -13,6 +13,7 @@ from marketplace.db.base import utcnow
 from marketplace.db.engine import Database, make_engine
 from marketplace.jobs import queue
 from marketplace.jobs.models import Job, JobState
+from marketplace.logs import request_id_var
 from tests.cli.conftest import Run
 from tests.jobs.conftest import add_job, read_job
 
@@ -68,6 +69,28 @@ def test_jobs_list_filters_failed_jobs_and_states(run: Run, jobs_db: Database) -
     assert [job["kind"] for job in json.loads(limited.stdout)["jobs"]] == ["expire_order"]
     assert running.exit_code == 0
     assert "no jobs" in running.stdout
+
+
+def test_jobs_list_shows_the_request_id_of_each_job_and_finds_the_jobs_of_one_request(
+    run: Run, jobs_db: Database
+) -> None:
+    token = request_id_var.set("checkout-4711")
+    try:
+        traced = add_job(jobs_db, "escrow.setup", order_id="order-traced")
+    finally:
+        request_id_var.reset(token)
+
+    found = run("jobs", "list", "--request-id", "checkout-4711", "--json")
+    none = run("jobs", "list", "--request-id", "no-such-request", "--json")
+    table = run("jobs", "list")
+
+    assert found.exit_code == 0, found.output
+    assert [(job["id"], job["request_id"]) for job in json.loads(found.stdout)["jobs"]] == [(traced, "checkout-4711")]
+    assert json.loads(none.stdout)["jobs"] == []
+    lines = table.stdout.splitlines()
+    assert lines[1].startswith(f"{traced} escrow.setup order=order-traced state=queued")
+    assert lines[1].endswith(" request=checkout-4711")
+    assert all(line.endswith(" request=-") for line in lines[2:] if not line.startswith(" "))
 
 
 def test_jobs_list_refuses_contradicting_filters(run: Run, jobs_db: Database) -> None:

@@ -13,8 +13,10 @@ from marketplace.accounts.models import Role, User
 from marketplace.db.engine import Database
 from marketplace.db.migrate import alembic_config, current_revision, head_revision, upgrade
 from marketplace.db.models import Base
+from marketplace.jobs.queue import enqueue, list_jobs
 from marketplace.listings.models import Listing, schema_comparison_hooks
 from marketplace.listings.queries import browse_listings
+from marketplace.logs import request_id_var
 from tests.listings.conftest import assert_search_columns_match_the_text
 
 
@@ -140,3 +142,25 @@ def test_0003_downgrades_to_the_trigger_on_every_update_and_back(
     upgrade(database.engine)
     assert current_revision(database.engine) == head_revision()
     assert not _stock_move_bumps_the_catalog(database, listing.id)
+
+
+def test_0010_adds_the_request_id_of_jobs_and_downgrades_to_0009_keeping_them(database: Database) -> None:
+    token = request_id_var.set("req-before-downgrade")
+    try:
+        with database.session() as db:
+            enqueue(db, "escrow.setup", order_id="order-1")
+    finally:
+        request_id_var.reset(token)
+
+    _downgrade(database, "0009")
+    assert "request_id" not in {column["name"] for column in inspect(database.engine).get_columns("jobs")}
+    assert "ix_jobs_request_id" not in {index["name"] for index in inspect(database.engine).get_indexes("jobs")}
+    upgrade(database.engine)
+
+    assert current_revision(database.engine) == head_revision()
+    with database.session() as db:
+        # The job is still there; the id it carried went with the column (a downgrade forgets it).
+        assert [(job.kind, job.order_id, job.request_id) for job in list_jobs(db)] == [
+            ("escrow.setup", "order-1", None)
+        ]
+    assert "ix_jobs_request_id" in {index["name"] for index in inspect(database.engine).get_indexes("jobs")}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -16,6 +20,7 @@ from marketplace.jobs.health import MONEROD, HealthCheck, recorded_health
 from marketplace.jobs.models import JobState
 from marketplace.jobs.queue import BACKOFF_BASE_SECONDS, BACKOFF_JITTER
 from marketplace.jobs.worker import Handler, JobContext, JobOutcome, RunResult, Worker
+from marketplace.logs import JsonLineFormatter, request_id_var
 from tests.jobs.conftest import LEASE, add_job, read_job, seconds_between
 
 WAIT_S = 30.0
@@ -280,3 +285,66 @@ def test_run_forever_records_the_probe_and_stops_when_asked(database: Database) 
     with database.session() as db:
         health = recorded_health(db)[MONEROD]
     assert (health.ok, health.detail) == (False, "RpcUnavailable: connection refused")
+
+
+class _JsonLines(logging.Handler):
+    """Each record formatted as the log line it becomes, at the moment it is logged (in its thread)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.formatter_ = JsonLineFormatter()
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.formatter_.format(record)))
+
+
+@pytest.fixture
+def json_lines() -> Iterator[_JsonLines]:
+    handler = _JsonLines()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def test_a_job_keeps_the_request_id_it_was_enqueued_under_and_every_line_of_its_run_carries_it(
+    database: Database, json_lines: _JsonLines
+) -> None:
+    def handler(ctx: JobContext) -> JobOutcome:
+        logging.getLogger("marketplace.escrow").warning("escrow_step", extra={"job_id": ctx.job.id})
+        with ctx.session() as db:
+            queue.enqueue(db, "follow_up", order_id=ctx.job.order_id)
+        return JobOutcome.done()
+
+    token = request_id_var.set("req-place-7")
+    try:
+        job_id = add_job(database, "setup", order_id="order-7")
+    finally:
+        request_id_var.reset(token)
+    untraced = add_job(database, "setup", order_id="order-8")  # enqueued outside a request
+    worker = _worker(database, {"setup": handler})
+    runs = [worker.run_once(), worker.run_once()]
+
+    assert [run.job_id for run in runs if run is not None] == [job_id, untraced]
+    assert read_job(database, job_id).request_id == "req-place-7"
+    assert read_job(database, untraced).request_id is None
+    with database.session() as db:
+        follow_ups = {job.order_id: job.request_id for job in queue.list_jobs(db) if job.kind == "follow_up"}
+        listed = [(job.kind, job.order_id) for job in queue.list_jobs(db, request_id="req-place-7")]
+    # What the job enqueued carries the same id: the request's work can be followed job to job.
+    assert follow_ups == {"order-7": "req-place-7", "order-8": None}
+    assert listed == [("follow_up", "order-7"), ("setup", "order-7")]
+    lines = [line for line in json_lines.lines if line.get("job_id") in (job_id, untraced)]
+    assert [(line["event"], line["job_id"], line.get("request_id")) for line in lines] == [
+        ("job_started", job_id, "req-place-7"),
+        ("escrow_step", job_id, "req-place-7"),
+        ("job_finished", job_id, "req-place-7"),
+        ("job_started", untraced, None),
+        ("escrow_step", untraced, None),
+        ("job_finished", untraced, None),
+    ]
+    assert request_id_var.get() is None  # the worker's own id is not left behind

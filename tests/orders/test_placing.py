@@ -49,6 +49,27 @@ def test_an_order_fixes_its_terms_reserves_the_units_and_queues_the_escrow_set_u
     assert jobs[1].run_at == placed_at + timedelta(seconds=market.settings.payment_window_seconds)
 
 
+def test_the_jobs_an_order_queues_carry_the_request_id_of_the_request_that_placed_it(market: Market) -> None:
+    """An operator with the X-Request-ID of a failed checkout finds the escrow jobs it started."""
+    placed = market.buyer.client.post(
+        "/api/v1/orders", json=market.order_body(), headers={"X-Request-ID": "checkout-4711"}
+    )
+    other = market.place()
+
+    assert placed.status_code == 201, placed.text
+    assert placed.headers["x-request-id"] == "checkout-4711"
+    jobs = market.jobs(placed.json()["id"])
+    assert [(job.kind, job.request_id) for job in jobs] == [
+        ("escrow.setup", "checkout-4711"),
+        ("escrow.deadline", "checkout-4711"),
+    ]
+    other_ids = {job.request_id for job in market.jobs(other)}
+    # The other order's jobs carry the id its own request was given.
+    assert len(other_ids) == 1
+    assert None not in other_ids
+    assert "checkout-4711" not in other_ids
+
+
 def test_later_changes_to_the_listing_and_the_vendor_leave_the_terms_alone(market: Market) -> None:
     order_id = market.place()
     with market.database.session() as session:

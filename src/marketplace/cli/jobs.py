@@ -76,6 +76,7 @@ def _row(job: Job) -> dict[str, Any]:
         "id": job.id,
         "kind": job.kind,
         "order_id": job.order_id,
+        "request_id": job.request_id,
         "state": job.state.value,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
@@ -92,24 +93,35 @@ def _row(job: Job) -> dict[str, Any]:
 def list_command(
     failed: Annotated[bool, typer.Option("--failed", help="Only failed jobs (the same as --state failed).")] = False,
     state: JobState | None = typer.Option(None, "--state", help="Only jobs in this state."),
+    request_id: str | None = typer.Option(
+        None,
+        "--request-id",
+        help="Only jobs enqueued by the work of this request id (the X-Request-ID of a log line or a response).",
+    ),
     limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="At most this many jobs, newest first."),
     json_output: JsonOutput = False,
 ) -> None:
-    """List jobs, newest first: id, kind, order, state, attempts, when it runs, the last error.
+    """List jobs, newest first: id, kind, order, request id, state, attempts, when it runs, the last error.
 
-    JSON: {"jobs": [{"id", "kind", "order_id", "state", "attempts", "max_attempts", "run_at",
-    "claimed_by", "lease_expires_at", "last_error", "created_at", "finished_at"}]}.
+    JSON: {"jobs": [{"id", "kind", "order_id", "request_id", "state", "attempts", "max_attempts",
+    "run_at", "claimed_by", "lease_expires_at", "last_error", "created_at", "finished_at"}]}.
     """
     if failed and state not in (None, JobState.FAILED):
         raise InvalidInput(f"--failed and --state {state} contradict each other", field="state")
     settings = settings_or_exit()
     with database(settings) as db, db.session() as session:
-        rows = [_row(job) for job in queue.list_jobs(session, state=JobState.FAILED if failed else state, limit=limit)]
+        rows = [
+            _row(job)
+            for job in queue.list_jobs(
+                session, state=JobState.FAILED if failed else state, request_id=request_id, limit=limit
+            )
+        ]
     lines = [f"{len(rows)} job(s), newest first" if rows else "no jobs"]
     for row in rows:
         lines.append(
             f"[bold]{row['id']}[/bold] {escape(row['kind'])} order={escape(row['order_id'] or '-')} "
-            f"state={row['state']} attempts={row['attempts']}/{row['max_attempts']} run_at={row['run_at']}"
+            f"state={row['state']} attempts={row['attempts']}/{row['max_attempts']} run_at={row['run_at']} "
+            f"request={escape(row['request_id'] or '-')}"
         )
         if row["last_error"]:
             lines.append(f"    last error: {escape(row['last_error'])}")

@@ -39,6 +39,10 @@ class Job(Base):
     # that completes or reschedules the job starts the count again.
     attempts: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=10)
+    # The request id of the work that enqueued it: the web request's (``X-Request-ID``), or the one
+    # the job that enqueued it carried. The worker logs every line of the job with it; None for a
+    # job enqueued outside any request (a command, a test).
+    request_id: Mapped[str | None] = mapped_column(String(64), index=True)
     # The worker holding the job while it runs (kept after it ends: who finished it).
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

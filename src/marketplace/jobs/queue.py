@@ -46,6 +46,7 @@ from marketplace.db.engine import Database
 from marketplace.db.writes import compare_and_set
 from marketplace.errors import Conflict, NotFound
 from marketplace.jobs.models import Job, JobState
+from marketplace.logs import request_id_var
 
 # Backoff of a transient failure: BACKOFF_BASE_SECONDS × 2^(failures − 1), at most
 # BACKOFF_CAP_SECONDS, shortened by up to BACKOFF_JITTER of itself so that jobs failing
@@ -87,12 +88,15 @@ def enqueue(
     """Add a queued job of ``kind`` to ``db``'s transaction (committed with it) and return it.
 
     ``run_at`` (timezone-aware) is the earliest time it may run, default now; ``payload`` is
-    JSON-serializable data for its handler and must hold no secret.
+    JSON-serializable data for its handler and must hold no secret. The job keeps the request id
+    current now (``marketplace.logs.request_id_var``: the web request's, or the running job's), so
+    the worker's log lines for it carry the id of the request that caused it.
     """
     now = utcnow()
     job = Job(
         kind=kind,
         order_id=order_id,
+        request_id=request_id_var.get(),
         run_at=run_at or now,
         payload=payload or {},
         state=JobState.QUEUED,
@@ -399,9 +403,13 @@ def retry(db: Session, job_id: int, *, now: datetime | None = None) -> Job:
     return db.execute(select(Job).where(Job.id == job_id).execution_options(populate_existing=True)).scalar_one()
 
 
-def list_jobs(db: Session, *, state: JobState | None = None, limit: int = 50) -> list[Job]:
-    """Jobs, newest first, of ``state`` if given: what ``marketplace jobs list`` shows."""
+def list_jobs(
+    db: Session, *, state: JobState | None = None, request_id: str | None = None, limit: int = 50
+) -> list[Job]:
+    """Jobs, newest first, of ``state`` and ``request_id`` if given: what ``marketplace jobs list`` shows."""
     query = select(Job).order_by(Job.id.desc()).limit(limit)
     if state is not None:
         query = query.where(Job.state == state)
+    if request_id is not None:
+        query = query.where(Job.request_id == request_id)
     return list(db.execute(query).scalars())

@@ -35,11 +35,15 @@ process exits 0 anyway. A second signal gives the job back at once.
 
 **Logs.** One JSON line when a job starts (``job_started``) and one when it ends
 (``job_finished``, with ``result``: done, rescheduled, retry, failed, released or lease_lost),
-each with the job's id, kind and order id.
+each with the job's id, kind and order id. While a job runs the worker sets
+``marketplace.logs.request_id_var`` to the job's ``request_id`` (the id of the web request that
+enqueued it, see ``queue.enqueue``), so these lines, the handler's own and those of the RPC
+clients carry it; a job the handler enqueues inherits it in turn.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import secrets
@@ -63,7 +67,7 @@ from marketplace.jobs import queue
 from marketplace.jobs.health import Probe, record_health
 from marketplace.jobs.models import Job, JobState
 from marketplace.jobs.queue import LeaseLost
-from marketplace.logs import plain_text
+from marketplace.logs import plain_text, request_id_var
 
 log = logging.getLogger("marketplace.worker")
 
@@ -263,6 +267,15 @@ class Worker:
         return self._run(job)
 
     def _run(self, job: Job) -> JobRun:
+        # Every line logged for the job, here and in its handler's thread, carries the request id
+        # of the work that enqueued it (none for a job enqueued outside a request: then none).
+        token = request_id_var.set(job.request_id)
+        try:
+            return self._run_job(job)
+        finally:
+            request_id_var.reset(token)
+
+    def _run_job(self, job: Job) -> JobRun:
         run = _Run(job)
         fields = {"job_id": job.id, "kind": job.kind, "order_id": job.order_id, "worker_id": self.worker_id}
         log.info("job_started", extra={**fields, "attempts": job.attempts})
@@ -274,7 +287,10 @@ class Worker:
             _session=lambda: self._fenced_session(run),
             _stopping=self._stop.is_set,
         )
-        thread = threading.Thread(target=self._call, args=(run, context), name=f"job-{job.id}", daemon=True)
+        # A new thread starts with an empty context: the handler's runs in a copy of this one.
+        thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._call, run, context), name=f"job-{job.id}", daemon=True
+        )
         thread.start()
         deadline: float | None = None
         while thread.is_alive():
