@@ -39,7 +39,7 @@ _CONTROLS: dict[int, str | None] = dict.fromkeys([*range(0x20), *range(0x7F, 0xA
 _CONTROLS_KEEPING_NEWLINES = _CONTROLS | {ord("\n"): "\n"}
 
 
-def _is_secret_field(name: str) -> bool:
+def is_secret_field(name: str) -> bool:
     lowered = name.lower()
     return any(word in lowered for word in _SECRET_WORDS)
 
@@ -79,7 +79,7 @@ class JsonLineFormatter(logging.Formatter):
         for name, value in vars(record).items():
             if name in _STANDARD_ATTRS or name in _DROPPED_FIELDS or name.startswith("_"):
                 continue
-            entry[name] = "[redacted]" if _is_secret_field(name) else value
+            entry[name] = "[redacted]" if is_secret_field(name) else value
         entry = _plain_value(entry)
         if record.exc_info:
             entry["exception"] = plain_text(self.formatException(record.exc_info), keep_newlines=True)

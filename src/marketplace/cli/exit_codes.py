@@ -25,9 +25,13 @@ class ExitCode(IntEnum):
 
 _MEANINGS: Final = {
     ExitCode.OK: "done; nothing needs attention",
-    ExitCode.WARNING: "done, but something needs attention (for example the database schema is behind the code)",
+    ExitCode.WARNING: (
+        "done, but something needs attention (for example the database schema is behind the code, "
+        "or `marketplace logs` found warnings)"
+    ),
     ExitCode.CRITICAL: (
-        "critical or refused: invalid settings, refused input or a domain error (the message says which), "
+        "critical or refused: something critical was found (`marketplace logs` found errors), "
+        "invalid settings, refused input or a domain error (the message says which), "
         "or the command failed unexpectedly (its traceback is logged on standard error)"
     ),
 }

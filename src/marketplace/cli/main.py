@@ -12,6 +12,7 @@ from marketplace import __version__
 from marketplace.cli import db, dev, jobs, users
 from marketplace.cli.errors import MarketplaceGroup
 from marketplace.cli.exit_codes import ExitCode
+from marketplace.cli.logs import logs
 from marketplace.cli.output import JsonOutput, report
 from marketplace.cli.serve import serve
 
@@ -32,6 +33,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.command("worker")(jobs.worker)
 app.add_typer(jobs.app, name="jobs")
+app.command("logs")(logs)
 app.add_typer(dev.app, name="dev")
 
 
