@@ -25,6 +25,7 @@ from marketplace.db.engine import Database
 from marketplace.jobs import queue
 from marketplace.jobs.models import JobState
 from marketplace.jobs.worker import RunResult, Worker
+from marketplace.logs import request_id_var
 from tests.conftest import TEST_SECRET_KEY
 from tests.jobs.conftest import add_job, read_job
 from tests.jobs.worker_process import SCRATCH_TABLES, effect
@@ -121,7 +122,11 @@ def test_sigterm_lets_the_running_step_finish_then_the_worker_exits_0(
     scratch: Database, start_worker: Any, tmp_path: Path
 ) -> None:
     started = tmp_path / "started"
-    job_id = add_job(scratch, "effect", order_id="order-1", payload={"mode": "until_stop", "started": str(started)})
+    token = request_id_var.set("req-from-the-web")  # as if a web request had enqueued it
+    try:
+        job_id = add_job(scratch, "effect", order_id="order-1", payload={"mode": "until_stop", "started": str(started)})
+    finally:
+        request_id_var.reset(token)
     worker = start_worker(worker_stop_grace_seconds="60")
     worker.wait_for(started)
 
@@ -137,7 +142,10 @@ def test_sigterm_lets_the_running_step_finish_then_the_worker_exits_0(
         ("job_finished", job_id, "effect", "order-1"),
     ]
     assert finished[1]["result"] == "done"
-    assert any(event["event"] == "worker_stopping" and event["signal"] == "SIGTERM" for event in worker.events())
+    # The worker's own lines carry no request id; the job's carry the one it was enqueued under.
+    assert [event.get("request_id") for event in finished] == ["req-from-the-web", "req-from-the-web"]
+    stopping = [event for event in worker.events() if event["event"] == "worker_stopping"]
+    assert [(event["signal"], event.get("request_id")) for event in stopping] == [("SIGTERM", None)]
 
 
 def test_sigterm_gives_back_a_step_that_outlasts_the_grace_period(

@@ -227,7 +227,11 @@ class Worker:
         """SIGTERM and SIGINT stop the worker (a second one: at once). Call from the main thread."""
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
-            log.info("worker_stopping", extra={"signal": signal.Signals(signum).name, "worker_id": self.worker_id})
+            # The handler runs in whatever context the main thread is in (a job's, with its request
+            # id): this line is the worker's own, so it is logged in a context of its own.
+            contextvars.Context().run(
+                log.info, "worker_stopping", extra={"signal": signal.Signals(signum).name, "worker_id": self.worker_id}
+            )
             self.stop()
 
         signal.signal(signal.SIGTERM, on_signal)
