@@ -6,6 +6,9 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -284,3 +287,22 @@ def test_the_review_streams_its_input_a_bounded_line_at_a_time() -> None:
     assert (result.lines, result.matched) == (200_000, 200_000)
     assert [(event.event, event.count) for event in result.events()] == [("lease_renewal_failed", 200_000)]
     assert 0 < source.largest_read <= MAX_LINE_BYTES + 1
+
+
+def test_without_files_on_a_terminal_it_says_what_to_give_instead_of_waiting(tmp_path: Path) -> None:
+    controller, terminal = os.openpty()
+    try:
+        process = subprocess.run(
+            [str(Path(sys.executable).parent / "marketplace"), "logs", "--json"],
+            stdin=terminal,
+            capture_output=True,
+            timeout=120,  # a bound on a failure (it would wait for input for ever), not a timing assertion
+            check=False,
+            cwd=tmp_path,
+        )
+    finally:
+        os.close(terminal)
+        os.close(controller)
+
+    assert process.returncode == ExitCode.CRITICAL, process.stderr
+    assert json.loads(process.stdout)["field"] == "files"

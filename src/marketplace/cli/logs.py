@@ -62,6 +62,11 @@ def logs(
     """
     start = parse_since(since, now=utcnow())
     names = files or [STDIN]
+    if STDIN in names and sys.stdin.isatty():
+        # Nothing is piped in: waiting for a person to type log lines would only look like a hang.
+        raise InvalidInput(
+            "name log files, or pipe the lines in (docker compose logs | marketplace logs)", field="files"
+        )
     for name in names:
         path = Path(name)
         # A named pipe (`<(docker compose logs)`) is fine; a directory or an unreadable file is not.
