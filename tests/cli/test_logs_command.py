@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ import pytest
 
 from marketplace.cli.exit_codes import ExitCode
 from marketplace.logs import JsonLineFormatter, request_id_var
-from marketplace.observability.log_review import MAX_LINE_BYTES, review
+from marketplace.observability.log_review import MAX_EVENTS, MAX_LINE_BYTES, OTHER_EVENTS, review
 from tests.cli.conftest import Run
 
 NOW = datetime.now(UTC).replace(microsecond=0)  # whole seconds: times compare exactly
@@ -306,3 +307,19 @@ def test_without_files_on_a_terminal_it_says_what_to_give_instead_of_waiting(tmp
 
     assert process.returncode == ExitCode.CRITICAL, process.stderr
     assert json.loads(process.stdout)["field"] == "files"
+
+
+def test_a_flood_of_distinct_events_is_counted_within_a_bounded_report() -> None:
+    lines = b"".join(
+        (app_line(f"event_{number}_{'x' * (number % 3) * 400}", ago=timedelta(minutes=1)) + "\n").encode()
+        for number in range(MAX_EVENTS * 2)
+    )
+
+    result = review([(io.BytesIO(lines), "flood")], since=NOW - timedelta(hours=1), level="WARNING")
+
+    events = result.events()
+    assert result.matched == MAX_EVENTS * 2
+    assert len(events) == MAX_EVENTS + 1
+    assert sum(event.count for event in events) == MAX_EVENTS * 2
+    assert [event.count for event in events if event.event == OTHER_EVENTS] == [MAX_EVENTS]
+    assert max(len(event.event) for event in events) <= 200

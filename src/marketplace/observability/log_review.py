@@ -199,9 +199,12 @@ class LogReview:
             group.sources.add(_source(prefix) or source)
 
     def _event_name(self, raw: str) -> str:
+        """The event name as shown: plain text, cut (cached, for short names only: memory stays bounded)."""
+        if len(raw) > MAX_EVENT_NAME:
+            return plain_text(raw[: 4 * MAX_EVENT_NAME])[:MAX_EVENT_NAME] or "(no event)"
         name = self._event_names.get(raw)
         if name is None:
-            name = plain_text(raw)[:MAX_EVENT_NAME] or "(no event)"
+            name = plain_text(raw) or "(no event)"
             if len(self._event_names) < 2 * MAX_EVENTS:
                 self._event_names[raw] = name
         return name
