@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import DEPLOY, http_json, run, tool
+from tests.support.deploy import DEPLOY, http_json, run, tool
 
 CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
 # Fields that would carry a credential inline; Alertmanager 0.25 has a *_file twin for each one used here.

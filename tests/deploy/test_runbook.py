@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tests.deploy.conftest import ROOT
 from tests.deploy.test_prometheus import alerts
+from tests.support.deploy import ROOT
 
 RUNBOOK = ROOT / "docs" / "runbook.md"
 
