@@ -131,8 +131,7 @@ HTTP = Dashboard(
         Panel(
             "Database errors",
             _t(
-                f"sum by (process) (rate({names.DB_ERRORS}[5m]))"
-                f" or sum by (process) (rate({names.DB_LOCK_WAIT}_count[5m])) * 0",
+                f"sum by (process) (rate({names.DB_ERRORS}[5m])) or sum by (process) ({names.BUILD_INFO}) * 0",
                 "{{process}}",
             ),
             "short",
