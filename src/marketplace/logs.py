@@ -9,6 +9,7 @@ codes in any text are removed), so reading the log in a terminal cannot be hijac
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -39,6 +40,7 @@ _CONTROLS: dict[int, str | None] = dict.fromkeys([*range(0x20), *range(0x7F, 0xA
 _CONTROLS_KEEPING_NEWLINES = _CONTROLS | {ord("\n"): "\n"}
 
 
+@functools.lru_cache(maxsize=4096)  # field names come from the code: a few dozen
 def is_secret_field(name: str) -> bool:
     lowered = name.lower()
     return any(word in lowered for word in _SECRET_WORDS)
@@ -46,6 +48,8 @@ def is_secret_field(name: str) -> bool:
 
 def plain_text(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` without escape sequences or control characters (newlines kept only if asked)."""
+    if text.isprintable():  # the common case, and exact: every escape sequence starts with a control
+        return text
     return _ESCAPE_SEQUENCE.sub("", text).translate(_CONTROLS_KEEPING_NEWLINES if keep_newlines else _CONTROLS)
 
 
@@ -129,6 +133,12 @@ def configure_logging(level: str = "INFO") -> None:
     # A record carries its request id from birth: formatted later or elsewhere, it still has it.
     if not getattr(logging.getLogRecordFactory(), "stamps_request_id", False):
         logging.setLogRecordFactory(_stamp_request_id(logging.getLogRecordFactory()))
+    # Nothing in a line says which source line, thread or process made it: do not collect them
+    # (the logging documentation's "Optimization" section; a stack walk per record otherwise).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = _StandardErrorHandler()
     handler.setFormatter(JsonLineFormatter())
     root = logging.getLogger()
