@@ -395,7 +395,11 @@ class Worker:
         """Run the probe once and record every result; how many were recorded (0 without a probe)."""
         if self.probe is None:
             return 0
-        results = list(self.probe())
+        try:
+            results = list(self.probe())
+        except Exception:
+            worker_metrics.PROBE.clear()  # no result is better than an old one shown as current
+            raise
         worker_metrics.PROBE.record(
             worker_metrics.ProbedDependency(check.name, check.ok, check.height, check.role, check.url)
             for check in results
