@@ -51,6 +51,11 @@ class _Forward(Collector):
             yield metric
 
 
+class _Probe(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield from PROBE.collect()
+
+
 class _BuildInfo(Collector):
     """``BUILD_INFO{process="worker"}``, unless the forwarded registry has build-info samples of its own."""
 
@@ -81,7 +86,7 @@ def worker_registry(
     """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Forward(base))
-    registry.register(PROBE)
+    registry.register(_Probe())
     registry.register(EscrowCollector(database, settings, kinds=kinds, clock=clock))
     registry.register(_BuildInfo(base))
     return registry

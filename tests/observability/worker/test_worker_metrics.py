@@ -7,6 +7,8 @@ Counters live in prometheus-client's process-wide registry, so each test reads t
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -251,3 +253,14 @@ def test_build_info_is_exported_once_whoever_defines_it(
     samples = _scrape(text)
     versions = [dict(key)["version"] for name, key in samples if name == names.BUILD_INFO]
     assert versions == (["9.9.9"] if set_elsewhere else [__version__])
+
+
+def test_the_cli_and_the_rpc_clients_import_no_prometheus_client_before_serve_chooses_its_mode() -> None:
+    # marketplace serve sets multiprocess mode before prometheus-client is first imported; the
+    # worker's metrics must not import it on their way in (the CLI imports the worker and the RPC).
+    code = (
+        "import sys, marketplace.cli.main, marketplace.monero.rpc, marketplace.jobs.worker, "
+        "marketplace.escrow.stack; print('prometheus_client' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "False"
