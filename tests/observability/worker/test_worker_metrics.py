@@ -132,6 +132,21 @@ def test_a_daemon_that_refuses_connections_counts_one_transient_error_per_attemp
     assert sample(names.RPC_DURATION + "_count", **labels) == 3
 
 
+def test_a_busy_daemon_answer_counts_as_a_transient_error() -> None:
+    endpoint = "127.0.0.1:28081"
+
+    def busy(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json={"status": "BUSY"})
+
+    daemon = DaemonRpc(f"http://{endpoint}", transport=httpx2.MockTransport(busy), retry_delay=0)
+    with daemon, pytest.raises(RpcUnavailable, match="daemon busy"):
+        daemon.get_height()
+
+    labels = {"service": "daemon", "method": "/get_height", "endpoint": endpoint}
+    assert sample(names.RPC_ERRORS, error="transient", **labels) == 1
+    assert sample(names.RPC_ERRORS, error="permanent", **labels) == 0
+
+
 @pytest.mark.parametrize(
     ("url", "label"),
     [
