@@ -39,6 +39,10 @@ each with the job's id, kind and order id. While a job runs the worker sets
 ``marketplace.logs.request_id_var`` to the job's ``request_id`` (the id of the web request that
 enqueued it, see ``queue.enqueue``), so these lines, the handler's own and those of the RPC
 clients carry it; a job the handler enqueues inherits it in turn.
+
+**Metrics** (``observability.worker_metrics``): each run counts in ``JOB_RUNS{kind,result}`` and
+``JOB_DURATION{kind}``; each probe replaces what ``DEPENDENCY_UP``, ``MONEROD_HEIGHT`` and
+``SIGNER_SYNC_LAG`` export. ``marketplace worker`` serves them (``observability.worker_server``).
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ from marketplace.jobs.health import Probe, record_health
 from marketplace.jobs.models import Job, JobState
 from marketplace.jobs.queue import LeaseLost
 from marketplace.logs import plain_text, request_id_var
+from marketplace.observability import worker_metrics
 
 log = logging.getLogger("marketplace.worker")
 
@@ -384,7 +389,9 @@ class Worker:
         self, run: _Run, fields: dict[str, Any], started: float, recorded: tuple[RunResult, str | None]
     ) -> JobRun:
         result, error = recorded
-        extra = {**fields, "result": result.value, "duration_ms": round((time.monotonic() - started) * 1000, 1)}
+        seconds = time.monotonic() - started
+        worker_metrics.record_job_run(run.job.kind, result.value, seconds)
+        extra = {**fields, "result": result.value, "duration_ms": round(seconds * 1000, 1)}
         if result is RunResult.RESCHEDULED:
             extra["run_at"] = run.job.run_at.isoformat()
             if error:
@@ -408,7 +415,15 @@ class Worker:
         """Run the probe once and record every result; how many were recorded (0 without a probe)."""
         if self.probe is None:
             return 0
-        results = list(self.probe())
+        try:
+            results = list(self.probe())
+        except Exception:
+            worker_metrics.PROBE.clear()  # no result is better than an old one shown as current
+            raise
+        worker_metrics.PROBE.record(
+            worker_metrics.ProbedDependency(check.name, check.ok, check.height, check.role, check.url)
+            for check in results
+        )
         now = self.clock()
         with self.database.session() as db:
             for check in results:
