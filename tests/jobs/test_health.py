@@ -59,7 +59,7 @@ def test_with_escrow_off_ready_says_so_names_what_is_missing_and_stays_ready(cli
         "MARKETPLACE_SIGNER_ARBITER_URLS",
     ]
     assert "MARKETPLACE_MONEROD_URL" in body["escrow"]["message"]
-    assert list(body["checks"]) == ["database"]
+    assert list(body["checks"]) == ["database", "job_backlog"]
 
 
 @escrow_on
@@ -100,7 +100,7 @@ def test_with_escrow_on_every_recent_check_passed_means_ready(
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["failing"] == []
-    assert list(body["checks"]) == ["database", *SERVICES]
+    assert list(body["checks"]) == ["database", "job_backlog", *SERVICES]
     for name in SERVICES:
         check = body["checks"][name]
         assert check["ok"] is True
