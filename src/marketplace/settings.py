@@ -389,6 +389,26 @@ class Settings(BaseSettings):
     worker_probe_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="How often the worker checks monerod and every signer endpoint."
     )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1",
+        description=(
+            "Address the worker's Prometheus endpoint (`/metrics`) listens on; keep it on a private network "
+            "(it shows order counts and amounts held in escrow)."
+        ),
+    )
+    worker_metrics_port: int = Field(
+        default=9465,
+        ge=0,
+        le=65535,
+        description="Port of the worker's Prometheus endpoint (`marketplace worker`, not with `--once`); 0: none.",
+    )
+    tls_certificate_files: str = Field(
+        default="",
+        description=(
+            "PEM certificate files whose expiry the worker exports (`marketplace_tls_certificate_expiry_timestamp_"
+            "seconds`, labelled with the file name), comma-separated paths; a file it cannot read is logged."
+        ),
+    )
     health_stale_seconds: int = Field(
         default=120,
         ge=1,
@@ -488,6 +508,10 @@ class Settings(BaseSettings):
         """The endpoints of ``role``'s signer, in the order given (empty when not configured)."""
         text: str = getattr(self, f"signer_{role}_urls")
         return [part.strip() for part in text.split(",") if part.strip()]
+
+    def tls_certificate_paths(self) -> list[Path]:
+        """The certificate files of ``tls_certificate_files``, in the order given."""
+        return [Path(part.strip()) for part in self.tls_certificate_files.split(",") if part.strip()]
 
     def signer_login(self, role: SignerRole) -> tuple[str, str] | None:
         """``(user, password)`` of ``role``'s wallet-rpcs, or None when they take no login."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,9 +16,13 @@ from marketplace.errors import Conflict, InvalidInput
 from marketplace.jobs import queue, registry
 from marketplace.jobs.models import Job, JobState
 from marketplace.jobs.worker import Worker
+from marketplace.observability.process import set_process_name
+from marketplace.observability.single_process import leave_multiprocess_mode
 from marketplace.runtime import build_runtime
 
 app = typer.Typer(help="Durable jobs: list them, retry a failed one.", no_args_is_help=True)
+
+log = logging.getLogger("marketplace.worker")
 
 
 def worker(
@@ -34,9 +39,19 @@ def worker(
     On SIGTERM the job in progress gets MARKETPLACE_WORKER_STOP_GRACE_SECONDS to finish its step,
     otherwise it goes back to the queue; then the worker exits 0. Logs one JSON line per job start
     and end. With --once, JSON: {"job": id or null, "kind", "order_id", "result", "error"}.
+    Without --once it serves its Prometheus metrics at
+    http://MARKETPLACE_WORKER_METRICS_HOST:MARKETPLACE_WORKER_METRICS_PORT/metrics (port 0: none).
     """
+    ignored_metrics_dir = leave_multiprocess_mode()  # before anything records a metric
+    set_process_name("worker")
     settings = settings_or_exit()
+    if ignored_metrics_dir is not None:
+        log.warning(
+            "metrics_multiprocess_ignored",
+            extra={"detail": "PROMETHEUS_MULTIPROC_DIR is set; the worker serves its own metrics and ignores it"},
+        )
     runtime = build_runtime(settings)
+    metrics_server = None
     try:
         if migrate.current_revision(runtime.database.engine) != migrate.head_revision():
             raise Conflict("the database schema is not current: run `marketplace db upgrade` first")
@@ -52,10 +67,17 @@ def worker(
         )
         instance.install_signal_handlers()
         if not once:
+            from marketplace.observability.worker_server import serve_worker_metrics, worker_registry
+
+            metrics = worker_registry(runtime.database, settings, kinds=sorted(instance.handlers))
+            metrics_server = serve_worker_metrics(settings, metrics)
             instance.run_forever()
             return
         run = instance.run_once()
     finally:
+        if metrics_server is not None:
+            metrics_server[0].shutdown()
+            metrics_server[0].server_close()
         runtime.close()
     if run is None:
         report({"job": None}, "no job was due", json_output=json_output)

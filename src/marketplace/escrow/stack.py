@@ -113,6 +113,9 @@ class HealthCheck:
     checked_at: datetime
     detail: str
     latency_ms: float | None = None
+    height: int | None = None  # monerod's chain height; a signer endpoint's open wallet's height
+    role: str | None = None  # a signer endpoint's role and URL
+    url: str | None = None
 
 
 @dataclass
@@ -167,7 +170,8 @@ class EscrowStack:
         return [self.signer(role) for role in roles]
 
     def probe(self) -> list[HealthCheck]:
-        """monerod's ``get_info`` and each signer endpoint's ``get_version``: one record each, the
+        """monerod's ``get_info`` and each signer endpoint's ``get_version`` (and ``get_height`` of
+        the wallet this process left open there, for the sync-lag metric): one record each, the
         daemon first, then each role's endpoints in order (opens no wallet; errors are records,
         never raised). The daemon and the three roles are asked at once."""
         with ThreadPoolExecutor(max_workers=1 + len(SignerRole)) as pool:
@@ -181,6 +185,9 @@ class EscrowStack:
                     checked_at=_now(),
                     detail=_signer_detail(health),
                     latency_ms=health.latency_ms,
+                    height=health.wallet_height,
+                    role=str(role),
+                    url=health.url,
                 )
                 for role, future in roles
                 for health in future.result()
@@ -192,15 +199,16 @@ class EscrowStack:
         try:
             info = self.daemon.get_info()
         except RpcError as error:
-            ok, detail = False, error.message
+            ok, detail, height = False, error.message, None
         else:
+            height = info.height
             ok, detail = True, f"height {info.height}, {info.nettype}"
             if self.nettype is not None and info.nettype != self.nettype:
                 ok, detail = False, f"monerod runs {info.nettype}, the marketplace expects {self.nettype}"
             elif not info.synchronized:
                 detail += ", not synchronized"
         latency = (time.monotonic() - started) * 1000
-        return HealthCheck(name="monerod", ok=ok, checked_at=_now(), detail=detail, latency_ms=latency)
+        return HealthCheck(name="monerod", ok=ok, checked_at=_now(), detail=detail, latency_ms=latency, height=height)
 
     def close(self) -> None:
         """Close every connection (the wallets stay open in their wallet-rpcs)."""

@@ -104,6 +104,7 @@ class EndpointHealth:
     opens: int = 0
     calls: int = 0
     latency_ms: float | None = None  # of the last probe
+    wallet_height: int | None = None  # at the last probe, of the wallet left open there (None: none open)
 
     @property
     def ok(self) -> bool:
@@ -207,18 +208,33 @@ class WalletSigner:
     def probe(self) -> list[EndpointHealth]:
         """Ask every endpoint ``get_version`` (it opens nothing) and return the health records.
 
-        Any error counts as down (unreachable, a refused login, ...): ``last_error`` says which."""
+        Any error counts as down (unreachable, a refused login, ...): ``last_error`` says which.
+        When this process left a wallet open there, its ``get_height`` is read too
+        (``wallet_height``, for the sync-lag metric; its failure is not the endpoint's). The wallet
+        is not refreshed (auto-refresh is off): its height is that of its last step's refresh."""
         for endpoint in self._endpoints:
             with endpoint.lock:
                 started = time.monotonic()
+                endpoint.health.wallet_height = None
                 try:
                     endpoint.rpc.get_version()
                 except RpcError as error:
                     self._failed(endpoint, error)
+                    up = False
                 else:
                     self._succeeded(endpoint)
+                    up = True
                 endpoint.health.latency_ms = (time.monotonic() - started) * 1000
+                if up and endpoint.open_wallet is not None:
+                    endpoint.health.wallet_height = self._wallet_height(endpoint)
         return self.health()
+
+    @staticmethod
+    def _wallet_height(endpoint: _Endpoint) -> int | None:
+        try:
+            return endpoint.rpc.get_height()
+        except RpcError:  # a restarted wallet-rpc (no wallet open): no lag to report, not a failed probe
+            return None
 
     @property
     def opens(self) -> int:

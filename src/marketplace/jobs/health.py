@@ -51,6 +51,11 @@ class HealthCheck:
     ok: bool
     detail: str = ""
     latency_ms: float | None = None
+    # For the worker's metrics only (not recorded): monerod's chain height, or the height of the
+    # wallet open at a signer endpoint; and, for a signer endpoint, its role and URL.
+    height: int | None = None
+    role: str | None = None
+    url: str | None = None
 
 
 # What the registry's probe is: called by the worker every ``worker_probe_seconds``; returns one

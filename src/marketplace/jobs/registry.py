@@ -43,7 +43,15 @@ def probe(runtime: Runtime) -> Probe | None:
 
     def check() -> list[HealthCheck]:
         return [
-            HealthCheck(name=result.name, ok=result.ok, detail=result.detail, latency_ms=result.latency_ms)
+            HealthCheck(
+                name=result.name,
+                ok=result.ok,
+                detail=result.detail,
+                latency_ms=result.latency_ms,
+                height=result.height,
+                role=result.role,
+                url=result.url,
+            )
             for result in stack.probe()
         ]
 

@@ -36,6 +36,10 @@ process exits 0 anyway. A second signal gives the job back at once.
 **Logs.** One JSON line when a job starts (``job_started``) and one when it ends
 (``job_finished``, with ``result``: done, rescheduled, retry, failed, released or lease_lost),
 each with the job's id, kind and order id.
+
+**Metrics** (``observability.worker_metrics``): each run counts in ``JOB_RUNS{kind,result}`` and
+``JOB_DURATION{kind}``; each probe replaces what ``DEPENDENCY_UP``, ``MONEROD_HEIGHT`` and
+``SIGNER_SYNC_LAG`` export. ``marketplace worker`` serves them (``observability.worker_server``).
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ from marketplace.jobs.health import Probe, record_health
 from marketplace.jobs.models import Job, JobState
 from marketplace.jobs.queue import LeaseLost
 from marketplace.logs import plain_text
+from marketplace.observability import worker_metrics
 
 log = logging.getLogger("marketplace.worker")
 
@@ -364,7 +369,9 @@ class Worker:
         self, run: _Run, fields: dict[str, Any], started: float, recorded: tuple[RunResult, str | None]
     ) -> JobRun:
         result, error = recorded
-        extra = {**fields, "result": result.value, "duration_ms": round((time.monotonic() - started) * 1000, 1)}
+        seconds = time.monotonic() - started
+        worker_metrics.record_job_run(run.job.kind, result.value, seconds)
+        extra = {**fields, "result": result.value, "duration_ms": round(seconds * 1000, 1)}
         if result is RunResult.RESCHEDULED:
             extra["run_at"] = run.job.run_at.isoformat()
             if error:
@@ -389,6 +396,10 @@ class Worker:
         if self.probe is None:
             return 0
         results = list(self.probe())
+        worker_metrics.PROBE.record(
+            worker_metrics.ProbedDependency(check.name, check.ok, check.height, check.role, check.url)
+            for check in results
+        )
         now = self.clock()
         with self.database.session() as db:
             for check in results:

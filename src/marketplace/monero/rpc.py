@@ -36,6 +36,7 @@ from typing import Any, Self
 import httpx2
 
 from marketplace.monero.rpc_errors import RpcAuthFailed, RpcError, RpcUnavailable, classify
+from marketplace.observability.worker_metrics import endpoint_label, record_rpc
 
 log = logging.getLogger("marketplace.monero")
 
@@ -56,7 +57,12 @@ class JsonRpcClient:
     ``None`` for one started with ``--disable-rpc-login`` and for monerod. ``timeout`` (seconds)
     bounds each attempt of each call unless the call gives its own. ``transport`` is for tests
     (``httpx2.MockTransport``). Use as a context manager or call ``close()``.
+
+    Every attempt is timed and every failed one counted (``observability.worker_metrics.record_rpc``)
+    under ``service`` (``daemon`` or ``wallet``), the method and the URL's ``host:port``.
     """
+
+    service = "rpc"
 
     def __init__(
         self,
@@ -68,6 +74,7 @@ class JsonRpcClient:
         retry_delay: float = RETRY_DELAY,
     ) -> None:
         self.url = url.rstrip("/")
+        self.endpoint = endpoint_label(self.url)
         self.timeout = timeout
         self.retry_delay = retry_delay
         self._http = httpx2.Client(
@@ -139,6 +146,17 @@ class JsonRpcClient:
                 attempt += 1
 
     def _post(self, method: str, path: str, body: JsonObject, timeout: float | None) -> JsonObject:
+        started = time.monotonic()
+        error: BaseException | None = None
+        try:
+            return self._attempt(method, path, body, timeout)
+        except BaseException as failure:
+            error = failure
+            raise
+        finally:
+            record_rpc(self.service, method, self.endpoint, time.monotonic() - started, error=error)
+
+    def _attempt(self, method: str, path: str, body: JsonObject, timeout: float | None) -> JsonObject:
         try:
             response = self._http.post(self.url + path, json=body, timeout=self.timeout if timeout is None else timeout)
         except (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout) as error:
@@ -383,6 +401,8 @@ class WalletRpc(JsonRpcClient):
     Errors: every method raises ``RpcError`` subclasses as ``JsonRpcClient.call`` does; the typical
     ones are named per method. Wallet passwords and multisig infos are sent, never logged.
     """
+
+    service = "wallet"
 
     # -- wallet files
 
@@ -662,6 +682,8 @@ class DaemonRpc(JsonRpcClient):
     Errors: as ``JsonRpcClient.call``; an answer whose ``status`` is ``BUSY`` raises
     ``RpcUnavailable``, any other status but ``OK`` a plain ``RpcError``.
     """
+
+    service = "daemon"
 
     def _checked(self, method: str, answer: JsonObject) -> JsonObject:
         status = answer.get("status", "OK")

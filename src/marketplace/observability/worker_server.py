@@ -1,0 +1,99 @@
+"""The worker's own ``/metrics`` port: ``worker_registry`` and ``serve_worker_metrics``.
+
+``marketplace worker`` (not with ``--once``) serves, at
+``http://<MARKETPLACE_WORKER_METRICS_HOST>:<MARKETPLACE_WORKER_METRICS_PORT>/metrics`` (default
+127.0.0.1:9465; port 0: none), with ``prometheus_client.start_http_server`` in a daemon thread:
+
+- everything of the process's default registry (``worker_metrics``' job and RPC counters and
+  histograms, and whatever else the process records there, e.g. database errors);
+- the last probe (``worker_metrics.PROBE``);
+- what is read from the database at scrape time (``escrow_collector.EscrowCollector``);
+- ``BUILD_INFO{process="worker"}`` unless the default registry has one already.
+
+The worker is one process and never uses multiprocess mode (``single_process``).
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import REGISTRY, CollectorRegistry, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from marketplace import __version__
+from marketplace.db.base import utcnow
+from marketplace.db.engine import Database
+from marketplace.observability import names
+from marketplace.observability.escrow_collector import EscrowCollector
+from marketplace.observability.worker_metrics import PROBE
+from marketplace.settings import Settings
+
+log = logging.getLogger("marketplace.observability")
+
+
+class _Forward(Collector):
+    """Everything of another registry (no ``describe``: registering it claims no names)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._registry.collect()
+
+
+class _BuildInfo(Collector):
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            names.BUILD_INFO, "The running version (value 1).", labels=["version", "python_version", "process"]
+        )
+        info.add_metric([__version__, platform.python_version(), "worker"], 1.0)
+        yield info
+
+
+def worker_registry(
+    database: Database,
+    settings: Settings,
+    *,
+    kinds: Sequence[str] = (),
+    clock: Callable[[], datetime] = utcnow,
+    base: CollectorRegistry = REGISTRY,
+) -> CollectorRegistry:
+    """What the worker's ``/metrics`` serves: ``base`` (the default registry), the probe, the
+    database collector (``kinds``: the job kinds to report even with no job), build info.
+
+    If ``base`` already holds a build-info metric (a process-wide one), no second one is added.
+    """
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Forward(base))
+    registry.register(PROBE)
+    registry.register(EscrowCollector(database, settings, kinds=kinds, clock=clock))
+    if not _has(base, names.BUILD_INFO):
+        registry.register(_BuildInfo())
+    return registry
+
+
+def _has(registry: CollectorRegistry, name: str) -> bool:
+    return any(metric.name == name for metric in registry.collect())
+
+
+def serve_worker_metrics(settings: Settings, registry: CollectorRegistry) -> tuple[WSGIServer, threading.Thread] | None:
+    """Serve ``registry`` at ``http://<worker_metrics_host>:<worker_metrics_port>/metrics`` in a
+    daemon thread; None when the port is 0. Raises ``OSError`` when the port is taken."""
+    if settings.worker_metrics_port == 0:
+        return None
+    server, thread = start_http_server(
+        settings.worker_metrics_port, addr=settings.worker_metrics_host, registry=registry
+    )
+    host, port = server.server_address[:2]
+    log.info("worker_metrics_listening", extra={"url": f"http://{_url_host(str(host))}:{port}/metrics"})
+    return server, thread
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
