@@ -34,10 +34,12 @@ asserted on: a wait that runs out fails the test with what was last seen.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -50,6 +52,8 @@ from typing import Any, TypeVar
 import httpx2 as httpx
 import pytest
 import yaml
+
+from marketplace.settings import ENV_PREFIX, Settings
 
 T = TypeVar("T")
 
@@ -195,8 +199,9 @@ def start_node_exporter(directory: Path) -> Iterator[Service]:
 
 
 @contextmanager
-def start_prometheus(directory: Path, config: Mapping[str, Any]) -> Iterator[Service]:
-    """Debian's prometheus with ``config`` (written to ``directory/prometheus.yml``), a fresh TSDB."""
+def start_prometheus(directory: Path, config: Mapping[str, Any], *, port: int | None = None) -> Iterator[Service]:
+    """Debian's prometheus with ``config`` (written to ``directory/prometheus.yml``), a fresh TSDB, on
+    ``port`` (free_port() chosen by the caller when the config must name it: Prometheus scraping itself)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "prometheus.yml"
     path.write_text(yaml.safe_dump(dict(config), sort_keys=False), encoding="utf-8")
@@ -204,7 +209,7 @@ def start_prometheus(directory: Path, config: Mapping[str, Any]) -> Iterator[Ser
         [binary("promtool"), "check", "config", str(path)], capture_output=True, text=True, timeout=60, check=False
     )
     assert check.returncode == 0, f"promtool check config:\n{check.stdout}\n{check.stderr}"
-    port = free_port()
+    port = port or free_port()
     argv = [
         binary("prometheus"),
         f"--config.file={path}",
@@ -433,21 +438,26 @@ def prometheus_config(
     return config
 
 
-def copy_rules(source_dir: Path, destination: Path, *, longest_for: str | None = None) -> list[Path]:
-    """Copy the rule files of ``source_dir`` (``*.yml``) to ``destination``; with ``longest_for``,
-    every alert's ``for:`` becomes that (a copy only: the repository's rules keep their durations)."""
+def copy_rules(source_dir: Path, destination: Path, *, for_overrides: Mapping[str, str] | None = None) -> list[Path]:
+    """Copy the rule files of ``source_dir`` (``*.yml``) to ``destination``; ``for_overrides`` (alert
+    name → duration) shortens those alerts' ``for:`` in the copy only (the repository's rules keep
+    theirs). An override naming no alert of the files fails."""
     destination.mkdir(parents=True, exist_ok=True)
+    overrides = dict(for_overrides or {})
     copies: list[Path] = []
+    seen: set[str] = set()
     for path in sorted(source_dir.glob("*.yml")):
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if longest_for is not None:
-            for group in document.get("groups", []):
-                for rule in group.get("rules", []):
-                    if "alert" in rule and "for" in rule:
-                        rule["for"] = longest_for
+        for group in document.get("groups", []):
+            for rule in group.get("rules", []):
+                if rule.get("alert") in overrides:
+                    rule["for"] = overrides[rule["alert"]]
+                    seen.add(rule["alert"])
         copy = destination / path.name
         copy.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
         copies.append(copy)
+    assert copies, f"no rule file in {source_dir}"
+    assert seen == set(overrides), f"no such alert in {source_dir}: {sorted(set(overrides) - seen)}"
     return copies
 
 
@@ -488,3 +498,34 @@ def alertmanager_config(
 
     shorten(config["route"])
     return config
+
+
+# --- the marketplace's own processes --------------------------------------------------------------
+
+
+def marketplace_command() -> str:
+    """The ``marketplace`` console script of this virtualenv."""
+    path = Path(sys.executable).parent / "marketplace"
+    assert path.exists(), f"{path} is missing: run `make .venv/bin/.dev`"
+    return str(path)
+
+
+def marketplace_environment(values: Mapping[str, Any], secrets_dir: Path) -> dict[str, str]:
+    """The environment that gives ``marketplace serve`` / ``worker`` these settings
+    (``load_settings(**values)`` names): ``MARKETPLACE_<NAME>``, secrets through ``*_FILE`` files
+    written to ``secrets_dir`` (never in the environment itself), the test's own variables removed."""
+    secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    env = {name: value for name, value in os.environ.items() if not name.startswith(ENV_PREFIX)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    for name, value in values.items():
+        variable = f"{ENV_PREFIX}{name.upper()}"
+        field_info = Settings.model_fields[name]
+        extra = field_info.json_schema_extra
+        if isinstance(extra, dict) and extra.get("file_variant"):
+            path = secrets_dir / name
+            path.write_text(str(value), encoding="utf-8")
+            path.chmod(0o600)
+            env[f"{variable}_FILE"] = str(path)
+        else:
+            env[variable] = str(value)
+    return env
