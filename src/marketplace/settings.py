@@ -419,6 +419,32 @@ class Settings(BaseSettings):
         ),
     )
 
+    ready_job_backlog_seconds: int = Field(
+        default=600,
+        ge=1,
+        le=7 * 24 * 3600,
+        description=(
+            "/ready is not ready when the oldest due job has waited longer than this for a worker "
+            "(the worker is stopped, stuck or too slow)."
+        ),
+    )
+
+    # Metrics (docs/observability.md).
+    metrics_enabled: bool = Field(
+        default=True,
+        description=(
+            "The web process counts its requests and serves them at /metrics (keep nginx from exposing it: "
+            "docs/security.md); off, /metrics answers 404 and requests are not counted (the benchmark's comparison)."
+        ),
+    )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Where `marketplace serve`'s worker processes keep their metrics (prometheus-client's multiprocess "
+            "mode); emptied at each start. Default `<data_dir>/metrics`."
+        ),
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -535,6 +561,10 @@ class Settings(BaseSettings):
     @property
     def resolved_backup_dir(self) -> Path:
         return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
+
+    @property
+    def resolved_metrics_dir(self) -> Path:
+        return self.metrics_dir if self.metrics_dir is not None else self.data_dir / "metrics"
 
     @property
     def is_development(self) -> bool:

@@ -7,6 +7,11 @@ server the test suite's live server runs. Both build the app from its factory in
 process (so each worker opens its own database pool) and log nothing per request themselves (the
 app logs one JSON line per request). uvicorn sends no ``Server`` header; granian always sends
 ``server: granian``.
+
+Before the server starts, the metrics directory (``MARKETPLACE_METRICS_DIR``) is emptied and
+prometheus-client pointed at it (``observability.registry``): every server worker process writes
+its metrics there and ``/metrics`` sums them. Nothing this module imports may import
+prometheus-client (a test checks).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from enum import StrEnum
 import typer
 
 from marketplace.cli.context import settings_or_exit
+from marketplace.observability.registry import prepare_multiprocess_dir
 
 APP_FACTORY = "marketplace.web.app:create_app"
 
@@ -37,6 +43,8 @@ def serve(
 ) -> None:
     """Serve the marketplace over HTTP (put nginx with TLS in front of it in production)."""
     settings = settings_or_exit()  # fail here, once, with a readable message
+    if settings.metrics_enabled:
+        prepare_multiprocess_dir(settings.resolved_metrics_dir)
     run_server(server, APP_FACTORY, host=host, port=port, workers=workers, log_level=settings.log_level)
 
 

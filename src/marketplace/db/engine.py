@@ -10,6 +10,8 @@ change is one conditional UPDATE, or takes the write lock (``BEGIN IMMEDIATE``) 
 
 Statement parameters are never put in error messages (``hide_parameters``): they can hold
 personal data and secrets, and error messages end up in logs.
+
+Every statement error is counted (``names.DB_ERRORS``) by SQLAlchemy's class for it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from marketplace.db.writes import keep_records
@@ -57,6 +59,13 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
     return on_connect
 
 
+def _count_error(context: ExceptionContext) -> None:
+    """``names.DB_ERRORS``, by SQLAlchemy's class for the error (imported late: see ``observability.registry``)."""
+    from marketplace.observability.metrics import record_db_error
+
+    record_db_error(context.sqlalchemy_exception or context.original_exception)
+
+
 def make_engine(url: str | URL, *, sqlite_busy_timeout_ms: int = 5000, pool: PoolLimits | None = None) -> Engine:
     """Create an engine for ``url``; SQLite files get the pragmas above, their directory created."""
     limits = pool or PoolLimits()
@@ -78,16 +87,19 @@ def make_engine(url: str | URL, *, sqlite_busy_timeout_ms: int = 5000, pool: Poo
             **pool_args,
         )
         event.listen(engine, "connect", _sqlite_pragmas(sqlite_busy_timeout_ms))
+        event.listen(engine, "handle_error", _count_error)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(
+    engine = create_engine(
         parsed,
         pool_pre_ping=True,
         hide_parameters=True,
         connect_args={"options": f"-c lock_timeout={int(limits.lock_timeout_ms)}"},
         **pool_args,
     )
+    event.listen(engine, "handle_error", _count_error)
+    return engine
 
 
 class Database:

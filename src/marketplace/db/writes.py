@@ -31,6 +31,7 @@ right after, on the same session, in a short transaction of its own.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -69,7 +70,9 @@ def lock_for_write(db: Session) -> None:
         return
     dbapi_connection: Any = connection.connection.dbapi_connection
     if not dbapi_connection.in_transaction:
+        started = time.perf_counter()
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+        _record_lock_wait(time.perf_counter() - started)
 
 
 def select_for_update(db: Session, statement: Select[Any]) -> Result[Any]:
@@ -80,9 +83,12 @@ def select_for_update(db: Session, statement: Select[Any]) -> Result[Any]:
     the locked read (``populate_existing``), so no check uses state read before the lock.
     """
     lock_for_write(db)
-    if db.get_bind().dialect.name != "sqlite":
-        statement = statement.with_for_update()
-    return db.execute(statement.execution_options(populate_existing=True))
+    if db.get_bind().dialect.name == "sqlite":
+        return db.execute(statement.execution_options(populate_existing=True))
+    started = time.perf_counter()
+    result = db.execute(statement.with_for_update().execution_options(populate_existing=True))
+    _record_lock_wait(time.perf_counter() - started)
+    return result
 
 
 def lock_names(db: Session, names: Iterable[str]) -> None:
@@ -98,8 +104,18 @@ def lock_names(db: Session, names: Iterable[str]) -> None:
     if db.get_bind().dialect.name == "sqlite":
         return
     keys = sorted({int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True) for name in names})
+    started = time.perf_counter()
     for key in keys:
         db.execute(select(func.pg_advisory_xact_lock(key)))
+    _record_lock_wait(time.perf_counter() - started)
+
+
+def _record_lock_wait(seconds: float) -> None:
+    """``names.DB_LOCK_WAIT``; imported here, not at the top, so that prometheus-client is imported only once
+    a process records something (``observability.registry``: ``marketplace serve`` sets it up first)."""
+    from marketplace.observability.metrics import record_lock_wait
+
+    record_lock_wait(seconds)
 
 
 def keep_records(db: Session, error: BaseException) -> None:

@@ -120,7 +120,7 @@ class EscrowCollector(Collector):
             ]
 
     def _orders(self, db: Session, now: datetime) -> list[Metric]:
-        counts = dict(db.execute(select(Order.state, func.count()).group_by(Order.state)).tuples().all())
+        counts = dict(db.execute(select(Order.state, func.count()).group_by(Order.state)).all())
         orders = GaugeMetricFamily(names.ORDERS, "Orders in each state.", labels=["state"])
         for state in OrderState:
             orders.add_metric([state.value], float(counts.get(state, 0)))
@@ -136,7 +136,7 @@ class EscrowCollector(Collector):
             .outerjoin(entered, and_(entered.c.order_id == Order.id, entered.c.to_state == Order.state))
             .where(Order.state.in_(OPEN_STATES))
             .group_by(Order.state)
-        ).tuples()
+        )
         oldest = {state: _as_datetime(at) for state, at in rows}
         ages = GaugeMetricFamily(
             names.ORDER_OLDEST_AGE, "Seconds the order longest in each open state has been in it.", labels=["state"]
@@ -150,7 +150,7 @@ class EscrowCollector(Collector):
             select(OrderEvent.from_state, OrderEvent.to_state, func.count()).group_by(
                 OrderEvent.from_state, OrderEvent.to_state
             )
-        ).tuples()
+        )
         transitions = CounterMetricFamily(
             names.ORDER_TRANSITIONS, "Order state changes recorded.", labels=["from_state", "to_state"]
         )
@@ -186,7 +186,7 @@ class EscrowCollector(Collector):
             (kind, state): count
             for kind, state, count in db.execute(
                 select(Job.kind, Job.state, func.count()).where(Job.state.in_(JOB_STATES)).group_by(Job.kind, Job.state)
-            ).tuples()
+            )
         }
         due = {
             kind: _as_datetime(at)
@@ -194,7 +194,7 @@ class EscrowCollector(Collector):
                 select(Job.kind, func.min(Job.run_at))
                 .where(Job.state == JobState.QUEUED, Job.run_at <= now)
                 .group_by(Job.kind)
-            ).tuples()
+            )
         }
         kinds = sorted(set(self.kinds) | {kind for kind, _ in counts})
         jobs = GaugeMetricFamily(names.JOBS, "Jobs queued, running and failed, per kind.", labels=["kind", "state"])
@@ -213,7 +213,7 @@ class EscrowCollector(Collector):
                 select(ServiceHealth.name, ServiceHealth.checked_at).where(
                     ServiceHealth.name.in_([BACKUP_RECORD, RESTORE_DRILL_RECORD]), ServiceHealth.ok.is_(True)
                 )
-            ).tuples()
+            ).all()
         )
         return [
             GaugeMetricFamily(

@@ -9,7 +9,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.responses import Response
+from starlette.routing import Match, Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from marketplace import __version__
 from marketplace.accounts import api as accounts_api
@@ -29,6 +31,9 @@ from marketplace.messages import api as messages_api
 from marketplace.messages import views as messages_views
 from marketplace.notifications import api as notifications_api
 from marketplace.notifications import views as notifications_views
+from marketplace.observability import registry as metrics_registry
+from marketplace.observability import views as observability_views
+from marketplace.observability.metrics import record_build_info
 from marketplace.orders import api as orders_api
 from marketplace.orders import pages as orders_pages
 from marketplace.reviews import api as reviews_api
@@ -57,6 +62,17 @@ class PublicStaticFiles(StaticFiles):
         return response
 
 
+class TemplatedMount(Mount):
+    """A mount that names itself in ``scope["route"]``, as Starlette's router does and FastAPI's does not for
+    mounts: the request metrics then count ``/static/...`` under ``/static``, not as ``unmatched``."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """Build the app. With no arguments (as ``marketplace serve`` workers do) settings come from the environment."""
     settings = settings or load_settings()
@@ -67,6 +83,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     async def lifespan(_started: FastAPI) -> AsyncIterator[None]:
         yield
         runtime.close()
+        metrics_registry.mark_process_dead()
 
     app = FastAPI(
         title="Monero Marketplace",
@@ -82,10 +99,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_error_handlers(app)
     # Added first, so it runs inside the request context: a 413 has the request id and headers.
     app.add_middleware(RequestBodyLimit, default_max_bytes=FORM_BODY_MAX_BYTES, routes=body_limits(settings))
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, metrics=settings.metrics_enabled)
     app.add_middleware(PrivateResponsesMiddleware)  # outermost: it sees every answer, a 500 included
-    app.mount("/static", PublicStaticFiles(directory=STATIC_DIR), name="static")
+    app.router.routes.append(TemplatedMount("/static", app=PublicStaticFiles(directory=STATIC_DIR), name="static"))
     app.include_router(health.router)
+    if settings.metrics_enabled:
+        record_build_info()
+        app.include_router(observability_views.router, include_in_schema=False)
     api_routers = (
         accounts_api.router,
         listings_api.router,

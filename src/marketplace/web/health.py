@@ -4,18 +4,26 @@ The database is pinged. Monero dependencies (monerod, each signer endpoint) are 
 from here: ``/ready`` reads what the worker last recorded of them (``marketplace.jobs.health``).
 With escrow off the site still runs (ordering answers 503): ``/ready`` says so and names the
 missing settings, and stays ready.
+
+``job_backlog``: the oldest due job still queued (its wait since it fell due) and how many are
+due; not ready when that wait exceeds ``ready_job_backlog_seconds`` (no worker running, or one
+stuck or too slow). Read from the database like the rest, on every request.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from marketplace.db.base import utcnow
 from marketplace.jobs.health import readiness, recorded_health
-from marketplace.jobs.models import ServiceHealth
+from marketplace.jobs.models import Job, JobState, ServiceHealth
 from marketplace.web import routing
 from marketplace.web.dependencies import DatabaseDep, SettingsDep
 from marketplace.web.responses import JSONResponse
@@ -34,12 +42,15 @@ def ready(database: DatabaseDep, settings: SettingsDep) -> Response:
     checks: dict[str, dict[str, object]] = {}
     started = time.perf_counter()
     recorded: dict[str, ServiceHealth] = {}
+    backlog: dict[str, Any] | None = None
     latency_ms = 0.0
     try:
         database.ping()
         latency_ms = round((time.perf_counter() - started) * 1000, 2)
-        if settings.escrow_configured:
-            with database.session() as db:
+        with database.session() as db:
+            now = utcnow()
+            backlog = job_backlog(db, now, settings.ready_job_backlog_seconds)
+            if settings.escrow_configured:
                 recorded = recorded_health(db)
     except Exception as exc:  # noqa: BLE001  any failure means "not ready"; the reason is reported, not raised
         log.warning("dependency_down", extra={"dependency": "database", "error": type(exc).__name__})
@@ -49,6 +60,8 @@ def ready(database: DatabaseDep, settings: SettingsDep) -> Response:
         }
     else:
         checks["database"] = {"ok": True, "latency_ms": latency_ms}
+    if backlog is not None:
+        checks["job_backlog"] = backlog
     escrow: dict[str, object]
     if settings.escrow_configured:
         checks.update(readiness(settings, recorded, utcnow()))
@@ -63,3 +76,27 @@ def ready(database: DatabaseDep, settings: SettingsDep) -> Response:
     failing = [name for name, check in checks.items() if not check["ok"]]
     body = {"status": "unavailable" if failing else "ready", "failing": failing, "checks": checks, "escrow": escrow}
     return JSONResponse(body, status_code=503 if failing else 200)
+
+
+def job_backlog(db: Session, now: datetime, limit_seconds: int) -> dict[str, Any]:
+    """The ``job_backlog`` check: the due queued jobs, and how long the oldest has waited since it fell due."""
+    due, oldest = db.execute(
+        select(func.count(Job.id), func.min(Job.run_at)).where(Job.state == JobState.QUEUED, Job.run_at <= now)
+    ).one()
+    oldest_wait = 0.0 if oldest is None else max(0.0, (now - _aware(oldest)).total_seconds())
+    check: dict[str, Any] = {
+        "ok": oldest_wait <= limit_seconds,
+        "due_jobs": due,
+        "oldest_wait_seconds": round(oldest_wait, 1),
+        "limit_seconds": limit_seconds,
+    }
+    if not check["ok"]:
+        check["detail"] = (
+            f"the oldest due job has waited {round(oldest_wait)} s (more than {limit_seconds} s): "
+            "is `marketplace worker` running? `marketplace jobs list` shows the queue"
+        )
+    return check
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

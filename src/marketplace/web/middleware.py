@@ -1,7 +1,10 @@
 """Request context middleware (pure ASGI, so it costs little on the hot path).
 
 Gives each request an id (kept from a sane ``X-Request-ID`` header, else random), echoes it in
-the response, adds security headers, and logs one JSON line per request.
+the response, adds security headers, logs one JSON line per request and counts it in the metrics
+(``names.HTTP_REQUESTS``, ``names.HTTP_DURATION``) by the route template the router matched
+(``observability.metrics.route_template``: read from the scope this middleware passed down), never
+by the raw path: every path no route matches is the one label ``unmatched``.
 
 It is also where an unexpected exception becomes the 500 answer: here, inside the request's
 context, so the 500 carries the same headers and request id as every other response, its log
@@ -23,6 +26,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from marketplace.logs import request_id_var
+from marketplace.observability.metrics import record_request
 from marketplace.web.errors import INTERNAL_ERROR, error_response
 
 log = logging.getLogger("marketplace.http")
@@ -43,8 +47,9 @@ _SECURITY_HEADERS = [
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: bool = True) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,6 +80,9 @@ class RequestContextMiddleware:
             await _internal_error_response(scope)(scope, receive, send_with_headers)
         finally:
             status = status_holder["status"]
+            seconds = time.perf_counter() - started
+            if self.metrics:
+                record_request(scope, status, seconds)
             log.log(
                 logging.ERROR if status >= 500 else logging.INFO,
                 "http_request",
@@ -82,7 +90,7 @@ class RequestContextMiddleware:
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(seconds * 1000, 2),
                 },
             )
             request_id_var.reset(token)
