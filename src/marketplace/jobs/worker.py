@@ -400,7 +400,11 @@ class Worker:
             return 0
         from marketplace.observability import worker_metrics
 
-        results = list(self.probe())
+        try:
+            results = list(self.probe())
+        except Exception:
+            worker_metrics.PROBE.clear()  # no result is better than an old one shown as current
+            raise
         worker_metrics.PROBE.record(
             worker_metrics.ProbedDependency(check.name, check.ok, check.height, check.role, check.url)
             for check in results
