@@ -16,8 +16,10 @@ GRAFANA = DEPLOY / "grafana"
 EXPORTED = {value for key, value in vars(names).items() if key.isupper() and value.startswith(names.PREFIX)}
 RECORDED = {
     rule["record"]
-    for group in yaml.safe_load((DEPLOY / "prometheus/rules/recording.yml").read_text(encoding="utf-8"))["groups"]
+    for path in (DEPLOY / "prometheus/rules").glob("*.yml")
+    for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]
     for rule in group["rules"]
+    if "record" in rule
 }
 
 

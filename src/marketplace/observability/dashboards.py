@@ -13,7 +13,7 @@ Rules the queries follow:
 - a counter that only appears with its first event (errors, failures, disputes) falls back to
   ``0 *`` a series that is always there (``... or ... * 0``): the panel shows 0 instead of
   "No data", and still shows nothing at all when the process that exports it is not scraped.
-- the recording rules of ``deploy/prometheus/rules/recording.yml`` (names with ``:``) carry the
+- the recording rules of ``deploy/prometheus/rules/*.yml`` (names with ``:``) carry the
   long expressions; the dashboards and the alerts share them.
 """
 
