@@ -33,11 +33,13 @@ asserted on: a wait that runs out fails the test with what was last seen.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import sys
 import threading
@@ -216,6 +218,9 @@ def start_prometheus(directory: Path, config: Mapping[str, Any], *, port: int | 
         f"--storage.tsdb.path={directory / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
         "--web.enable-lifecycle",
+        # Resend firing alerts every second (default 1 min): an alert that fires at the first
+        # evaluation, before Alertmanager is discovered, would otherwise wait a minute to be sent.
+        "--rules.alert.resend-delay=1s",
         "--log.level=info",
     ]
     with run_service("prometheus", argv, port=port, log_dir=directory, ready_path="/-/ready") as service:
@@ -255,6 +260,7 @@ class Delivery:
     path: str
     headers: dict[str, str]
     body: Any
+    received_at: float = field(default_factory=time.time)  # time.time() when it arrived
 
 
 @dataclass
@@ -344,6 +350,121 @@ def alert_names(delivery: Delivery) -> set[str]:
     if not isinstance(body, dict):
         return set()
     return {str(alert.get("labels", {}).get("alertname")) for alert in body.get("alerts", [])}
+
+
+# --- a mail server that keeps what it is sent ---------------------------------------------------
+
+
+@dataclass
+class Mail:
+    """One message the sink accepted: the SMTP envelope, the login used (AUTH PLAIN) and the message."""
+
+    mail_from: str
+    recipients: list[str]
+    login: tuple[str, str] | None
+    data: str
+
+
+@dataclass
+class SmtpSink:
+    """A plain SMTP server on loopback (EHLO, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT) that keeps
+    every message; enough for Alertmanager's email notifier, nothing more (no TLS: the test's copy
+    of the configuration says ``smtp_require_tls: false``)."""
+
+    mails: list[Mail] = field(default_factory=list)
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+    _server: socketserver.ThreadingTCPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> SmtpSink:
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def reply(self, line: str) -> None:
+                self.wfile.write(line.encode("ascii") + b"\r\n")
+                self.wfile.flush()
+
+            def handle(self) -> None:
+                self.reply("220 sink ESMTP")
+                login: tuple[str, str] | None = None
+                mail_from, recipients = "", []
+                while raw := self.rfile.readline(65536):
+                    line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                    verb, _, rest = line.partition(" ")
+                    verb = verb.upper()
+                    if verb in {"EHLO", "HELO"}:
+                        self.wfile.write(b"250-sink\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n")
+                        self.wfile.flush()
+                    elif verb == "AUTH":
+                        mechanism, _, initial = rest.partition(" ")
+                        if mechanism.upper() != "PLAIN":
+                            self.reply("504 only PLAIN")
+                            continue
+                        if not initial:
+                            self.reply("334 ")
+                            initial = self.rfile.readline(65536).decode("ascii").strip()
+                        parts = base64.b64decode(initial).decode("utf-8", errors="replace").split("\0")
+                        login = (parts[1], parts[2]) if len(parts) == 3 else None  # authzid, user, password
+                        self.reply("235 ok")
+                    elif verb == "MAIL":
+                        mail_from, recipients = rest.partition(":")[2].strip(" <>"), []
+                        self.reply("250 ok")
+                    elif verb == "RCPT":
+                        recipients.append(rest.partition(":")[2].strip(" <>"))
+                        self.reply("250 ok")
+                    elif verb == "DATA":
+                        self.reply("354 end with .")
+                        lines: list[str] = []
+                        while (body := self.rfile.readline(1 << 20)) not in {b".\r\n", b".\n", b""}:
+                            lines.append(body.decode("utf-8", errors="replace"))
+                        sink._record(Mail(mail_from, recipients, login, "".join(lines)))
+                        self.reply("250 queued")
+                    elif verb in {"RSET", "NOOP"}:
+                        self.reply("250 ok")
+                    elif verb == "QUIT":
+                        self.reply("221 bye")
+                        return
+                    else:
+                        self.reply("502 not here")
+
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="smtp-sink", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(STOP_TIMEOUT_S)
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:<port>``: Alertmanager's ``smtp_smarthost``."""
+        assert self._server is not None, "use the sink as a context manager"
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def _record(self, mail: Mail) -> None:
+        with self._changed:
+            self.mails.append(mail)
+            self._changed.notify_all()
+
+    def wait_for(self, predicate: Callable[[Mail], bool], *, what: str, timeout_s: float = WAIT_TIMEOUT_S) -> Mail:
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while True:
+                for mail in self.mails:
+                    if predicate(mail):
+                        return mail
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    subjects = [
+                        line for mail in self.mails for line in mail.data.splitlines() if line.startswith("Subject:")
+                    ]
+                    pytest.fail(f"{what}: no such mail within {timeout_s} s; received: {subjects}")
+                self._changed.wait(left)
 
 
 # --- Prometheus's HTTP API ------------------------------------------------------------------------
@@ -529,3 +650,36 @@ def marketplace_environment(values: Mapping[str, Any], secrets_dir: Path) -> dic
         else:
             env[variable] = str(value)
     return env
+
+
+# --- the repository's Alertmanager, delivering to the test's receivers ---------------------------------
+
+PAGER_TOKEN = "pager-token-from-a-file"
+SMTP_PASSWORD = "smtp-password-from-a-file"
+
+
+def local_alertmanager_config(
+    source: Path, *, hook: WebhookReceiver, smtp: SmtpSink, secrets_dir: Path
+) -> dict[str, Any]:
+    """deploy/alertmanager/alertmanager.yml delivering on loopback: the ``pager`` webhook's URL becomes
+    ``hook``'s ``/pager`` (its bearer token still read from its ``credentials_file``: ``PAGER_TOKEN``),
+    mail goes to ``smtp`` (plain SMTP; the password read from ``smtp_auth_password_file``:
+    ``SMTP_PASSWORD``), the ``chat`` URL read from its ``api_url_file`` is ``hook``'s ``/chat``.
+    Routes, matchers and inhibitions are the file's; waits are 1 s (``alertmanager_config``)."""
+
+    def secret(receiver: str, key: str) -> str:
+        if key == "api_url_file":
+            return hook.url(f"/{receiver}")
+        if key == "smtp_auth_password_file":
+            return SMTP_PASSWORD
+        if key == "credentials_file":
+            return PAGER_TOKEN
+        pytest.fail(f"a secret file the test does not know: {receiver} {key}")
+
+    config = alertmanager_config(source, secrets_dir=secrets_dir, secret_values=secret)
+    config["global"]["smtp_smarthost"] = smtp.address
+    config["global"]["smtp_require_tls"] = False
+    receivers = {receiver["name"]: receiver for receiver in config["receivers"]}
+    for webhook in receivers["pager"]["webhook_configs"]:
+        webhook["url"] = hook.url("/pager")
+    return config
