@@ -64,6 +64,7 @@ class EscrowRun:
     buyer_token: str
     vendor_token: str
     listing_id: int
+    paid_atomic: int = 0  # what the buyer sent to the escrow
 
     def _client(self, token: str) -> httpx.Client:
         client = http_client(timeout_s=60.0)
@@ -108,7 +109,8 @@ class EscrowRun:
         order_id = str(order["id"])
         self.advance(self.reaches(order_id, OrderState.AWAITING_PAYMENT), "the escrow's setup")
         escrow = self.call(self.buyer_token, "GET", f"/api/v1/orders/{order_id}")["escrow"]
-        self.regtest.pay(escrow["address"], escrow["amount_due_atomic"])
+        self.paid_atomic = int(escrow["amount_due_atomic"])
+        self.regtest.pay(escrow["address"], self.paid_atomic)
         self.advance(self.reaches(order_id, OrderState.FUNDED), "the payment")
         self.call(self.vendor_token, "POST", f"/api/v1/orders/{order_id}/ship", {"note": "Tracked parcel."})
         self.call(self.buyer_token, "POST", f"/api/v1/orders/{order_id}/confirm", {}, expect=202)
