@@ -24,9 +24,11 @@ from typing import IO, Any
 
 import httpx2
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from marketplace.demo.seed import demo_payout_address
 from marketplace.devstack.stack import REGTEST_DIR, STATE_FILE
+from marketplace.observability import names
 from marketplace.settings import MoneroNetwork
 
 pytestmark = [pytest.mark.regtest, pytest.mark.timeout(900)]
@@ -253,6 +255,26 @@ def test_the_dev_stack_serves_pays_from_its_demo_wallet_stops_cleanly_and_keeps_
         again = _dev_pay(data_dir, order_id)
         assert again.returncode == 2
         assert "not awaiting payment" in again.stdout + again.stderr
+
+    # The worker serves its metrics on the port the stack printed: the funded order, the money it
+    # holds, the last probe of monerod, and the wallet-rpc calls that saw the payment.
+    printed = re.search(r"The worker's metrics: (http://127\.0\.0\.1:\d+/metrics)", first.text)
+    assert printed is not None, first.text
+    metrics = {
+        (item.name, tuple(sorted(item.labels.items()))): item.value
+        for family in text_string_to_metric_families(httpx2.get(printed.group(1), trust_env=False).text)
+        for item in family.samples
+    }
+    assert metrics[(names.ORDERS, (("state", "funded"),))] == 1
+    assert metrics[(names.ESCROW_HELD, ())] == order["escrow"]["amount_due_atomic"]
+    assert metrics[(names.DEPENDENCY_UP, (("dependency", "monerod"),))] == 1
+    assert metrics[(names.MONEROD_HEIGHT, ())] > 0
+    wallet_calls = [
+        value
+        for (name, labels), value in metrics.items()
+        if name == names.RPC_DURATION + "_count" and dict(labels)["service"] == "wallet"
+    ]
+    assert sum(wallet_calls) > 0
 
     state = json.loads((data_dir / REGTEST_DIR / STATE_FILE).read_text())
     height_before_stop = httpx2.get(f"{state['monerod_url']}/get_height", trust_env=False).json()["height"]

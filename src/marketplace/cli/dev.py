@@ -75,7 +75,8 @@ def stack(
         console.print(
             f"The marketplace runs at [bold]{info.url}[/bold] (regtest height {info.height}; started in "
             f"{info.startup_seconds:.1f} s{', first start' if info.first_start else ''}).\n"
-            f'A block is mined every {block_seconds:g} s. Pay an order with the "Pay from demo wallet" button or '
+            + (f"The worker's metrics: {info.worker_metrics_url}\n" if info.worker_metrics_url else "")
+            + f'A block is mined every {block_seconds:g} s. Pay an order with the "Pay from demo wallet" button or '
             f"`marketplace dev pay ORDER_ID`.\nData and logs: {escape(str(info.data_dir))}. "
             "Ctrl-C stops everything; delete the data directory to start afresh.",
             highlight=False,

@@ -74,7 +74,14 @@ def worker(
             # registry is built: an unset one would hide the worker's build info (worker_server._has).
             record_build_info()
             metrics = worker_registry(runtime.database, settings, kinds=sorted(instance.handlers))
-            metrics_server = serve_worker_metrics(settings, metrics)
+            try:
+                metrics_server = serve_worker_metrics(settings, metrics)
+            except OSError as error:
+                raise Conflict(
+                    f"cannot serve the worker's metrics on {settings.worker_metrics_host}:"
+                    f"{settings.worker_metrics_port}: {error.strerror or error}; choose another "
+                    "MARKETPLACE_WORKER_METRICS_PORT (0: none)"
+                ) from None
             instance.run_forever()
             return
         run = instance.run_once()

@@ -86,6 +86,7 @@ class StackInfo:
     demo_wallet_url: str
     startup_seconds: float
     first_start: bool
+    worker_metrics_url: str | None = None  # the worker's Prometheus endpoint (None: switched off)
 
 
 @dataclass(frozen=True)
@@ -342,12 +343,13 @@ def _run_locked(
         report = _prepare_database(settings)
         cluster = starter.result()
         env = child_environment(data_dir, cluster, dict(os.environ))
+        metrics_url = _worker_metrics(settings, env)
         children.append(_start_child("web", ["serve", "--host", host, "--port", str(port)], env, logs))
         children.append(_start_child("worker", ["worker"], env, logs))
         url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
         _wait_for_web(url, children)
         height = cluster.daemon.get_height()
-        _write_state(state_path, url, cluster)
+        _write_state(state_path, url, cluster, metrics_url)
         on_ready(
             StackInfo(
                 url=url,
@@ -357,6 +359,7 @@ def _run_locked(
                 demo_wallet_url=cluster.payer.url,
                 startup_seconds=time.monotonic() - started,
                 first_start=first_start,
+                worker_metrics_url=metrics_url,
             )
         )
         _mine_until_stopped(cluster, children, block_seconds)
@@ -407,8 +410,32 @@ class _ChainStarter(threading.Thread):
         return self.cluster
 
 
-def _write_state(path: Path, url: str, cluster: RegtestCluster) -> None:
-    state = {"pid": os.getpid(), "url": url, "demo_wallet_url": cluster.payer.url, "monerod_url": cluster.daemon_url}
+def _worker_metrics(settings: Settings, env: dict[str, str]) -> str | None:
+    """Give the worker a metrics port: the one the settings name if set explicitly (0: none), else
+    a free one (several stacks, or a stack and the tests, may run on one machine). Its URL."""
+    host = settings.worker_metrics_host
+    if "worker_metrics_port" in settings.model_fields_set:
+        port = settings.worker_metrics_port
+        if port == 0:
+            return None
+        check_port(host, port)
+    else:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+    env[f"{ENV_PREFIX}WORKER_METRICS_HOST"] = host
+    env[f"{ENV_PREFIX}WORKER_METRICS_PORT"] = str(port)
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}/metrics"
+
+
+def _write_state(path: Path, url: str, cluster: RegtestCluster, metrics_url: str | None = None) -> None:
+    state = {
+        "pid": os.getpid(),
+        "url": url,
+        "demo_wallet_url": cluster.payer.url,
+        "monerod_url": cluster.daemon_url,
+        "worker_metrics_url": metrics_url,
+    }
     path.write_text(json.dumps(state), encoding="utf-8")
 
 

@@ -15,9 +15,12 @@
 ``observability.worker_server`` serves them on the worker's own port. This module imports nothing
 of the database or the orders (``monero.rpc`` and ``jobs.worker`` import it).
 
-The counters and histograms live in prometheus-client's default registry; in the web process
-(multiprocess mode) they are never incremented, and they have labels, so they add no sample
-there.
+The counters and histograms live in prometheus-client's default registry, created on first use.
+**This module does not import prometheus-client** (nor does anything importing it at start):
+``marketplace serve`` must set multiprocess mode before prometheus-client is first imported
+(``observability.registry``), and the CLI imports ``monero.rpc`` and ``jobs.worker``. In the web
+process the counters are created only if it calls an RPC (the development demo wallet), in
+multiprocess mode like its own.
 """
 
 from __future__ import annotations
@@ -25,32 +28,49 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from prometheus_client import Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-
 from marketplace.observability import names
+
+if TYPE_CHECKING:
+    from prometheus_client import Counter, Histogram
+    from prometheus_client.core import Metric
 
 # Job runs last from milliseconds (a deadline check) to minutes (a multisig payout on a slow
 # machine); RPC calls from a millisecond (get_version) to a minute (a wallet open, a transfer).
 JOB_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 RPC_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
-JOB_RUNS = Counter(names.JOB_RUNS, "Job runs by kind and how they ended.", ["kind", "result"])
-JOB_DURATION = Histogram(names.JOB_DURATION, "Time to run one job, by kind.", ["kind"], buckets=JOB_BUCKETS)
-RPC_DURATION = Histogram(
-    names.RPC_DURATION,
-    "Time of one attempt of a monerod or monero-wallet-rpc call.",
-    ["service", "method", "endpoint"],
-    buckets=RPC_BUCKETS,
-)
-RPC_ERRORS = Counter(
-    names.RPC_ERRORS,
-    "Failed attempts of monerod and monero-wallet-rpc calls.",
-    ["service", "method", "endpoint", "error"],
-)
+
+@dataclass(frozen=True)
+class _Metrics:
+    job_runs: Counter
+    job_duration: Histogram
+    rpc_duration: Histogram
+    rpc_errors: Counter
+
+
+@cache
+def _metrics() -> _Metrics:
+    from prometheus_client import Counter, Histogram
+
+    return _Metrics(
+        job_runs=Counter(names.JOB_RUNS, "Job runs by kind and how they ended.", ["kind", "result"]),
+        job_duration=Histogram(names.JOB_DURATION, "Time to run one job, by kind.", ["kind"], buckets=JOB_BUCKETS),
+        rpc_duration=Histogram(
+            names.RPC_DURATION,
+            "Time of one attempt of a monerod or monero-wallet-rpc call.",
+            ["service", "method", "endpoint"],
+            buckets=RPC_BUCKETS,
+        ),
+        rpc_errors=Counter(
+            names.RPC_ERRORS,
+            "Failed attempts of monerod and monero-wallet-rpc calls.",
+            ["service", "method", "endpoint", "error"],
+        ),
+    )
 
 
 def endpoint_label(url: str) -> str:
@@ -69,15 +89,17 @@ def endpoint_label(url: str) -> str:
 
 
 def record_job_run(kind: str, result: str, seconds: float) -> None:
-    JOB_RUNS.labels(kind, result).inc()
-    JOB_DURATION.labels(kind).observe(seconds)
+    metrics = _metrics()
+    metrics.job_runs.labels(kind, result).inc()
+    metrics.job_duration.labels(kind).observe(seconds)
 
 
 def record_rpc(service: str, method: str, endpoint: str, seconds: float, *, error: BaseException | None) -> None:
-    RPC_DURATION.labels(service, method, endpoint).observe(seconds)
+    metrics = _metrics()
+    metrics.rpc_duration.labels(service, method, endpoint).observe(seconds)
     if error is not None:
         kind = "transient" if getattr(error, "transient", False) is True else "permanent"
-        RPC_ERRORS.labels(service, method, endpoint, kind).inc()
+        metrics.rpc_errors.labels(service, method, endpoint, kind).inc()
 
 
 # --- the last probe ---------------------------------------------------------------------------
@@ -95,8 +117,10 @@ class ProbedDependency:
     url: str | None = None
 
 
-class ProbeCollector(Collector):
-    """Exports the last probe's results (see the module docstring); empty until a probe ran."""
+class ProbeCollector:
+    """Exports the last probe's results (see the module docstring); empty until a probe ran.
+
+    A prometheus-client collector by its ``collect`` (``worker_server`` registers it)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -110,6 +134,8 @@ class ProbeCollector(Collector):
         self.record(())
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
         with self._lock:
             last = self._last
         if not last:

@@ -38,17 +38,33 @@ log = logging.getLogger("marketplace.observability")
 
 
 class _Forward(Collector):
-    """Everything of another registry (no ``describe``: registering it claims no names)."""
+    """Everything of another registry (no ``describe``: registering it claims no names), except
+    an empty build-info family (a gauge nobody set in this process): ``_BuildInfo`` gives it."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._registry = registry
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._registry.collect()
+        for metric in self._registry.collect():
+            if metric.name == names.BUILD_INFO and not metric.samples:
+                continue
+            yield metric
+
+
+class _Probe(Collector):
+    def collect(self) -> Iterator[Metric]:
+        yield from PROBE.collect()
 
 
 class _BuildInfo(Collector):
+    """``BUILD_INFO{process="worker"}``, unless the forwarded registry has build-info samples of its own."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
     def collect(self) -> Iterator[Metric]:
+        if any(metric.name == names.BUILD_INFO and metric.samples for metric in self._registry.collect()):
+            return
         info = GaugeMetricFamily(
             names.BUILD_INFO, "The running version (value 1).", labels=["version", "python_version", "process"]
         )
@@ -65,21 +81,15 @@ def worker_registry(
     base: CollectorRegistry = REGISTRY,
 ) -> CollectorRegistry:
     """What the worker's ``/metrics`` serves: ``base`` (the default registry), the probe, the
-    database collector (``kinds``: the job kinds to report even with no job), build info.
-
-    If ``base`` already holds a build-info metric (a process-wide one), no second one is added.
+    database collector (``kinds``: the job kinds to report even with no job), build info (one
+    family: ``base``'s when it has samples, else the worker's own).
     """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Forward(base))
-    registry.register(PROBE)
+    registry.register(_Probe())
     registry.register(EscrowCollector(database, settings, kinds=kinds, clock=clock))
-    if not _has(base, names.BUILD_INFO):
-        registry.register(_BuildInfo())
+    registry.register(_BuildInfo(base))
     return registry
-
-
-def _has(registry: CollectorRegistry, name: str) -> bool:
-    return any(metric.name == name for metric in registry.collect())
 
 
 def serve_worker_metrics(settings: Settings, registry: CollectorRegistry) -> tuple[WSGIServer, threading.Thread] | None:

@@ -7,15 +7,18 @@ Counters live in prometheus-client's process-wide registry, so each test reads t
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx2
 import orjson
 import pytest
-from prometheus_client import REGISTRY, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from marketplace import __version__
 from marketplace.db.base import utcnow
 from marketplace.db.engine import Database
 from marketplace.jobs.health import HealthCheck
@@ -233,3 +236,31 @@ def test_the_worker_port_serves_the_probe_the_database_and_the_process_metrics(
 def test_port_zero_serves_nothing(database: Database, settings: Settings) -> None:
     settings = load_settings(**{**settings.model_dump(), "worker_metrics_port": 0})
     assert serve_worker_metrics(settings, worker_registry(database, settings)) is None
+
+
+@pytest.mark.parametrize("set_elsewhere", [False, True])
+def test_build_info_is_exported_once_whoever_defines_it(
+    database: Database, settings: Settings, set_elsewhere: bool
+) -> None:
+    base = CollectorRegistry()
+    info = Gauge(names.BUILD_INFO, "Build.", ["version", "python_version", "process"], registry=base)
+    if set_elsewhere:
+        info.labels("9.9.9", "3.11.0", "worker").set(1)
+
+    text = generate_latest(worker_registry(database, settings, base=base)).decode()
+
+    assert text.count(f"# TYPE {names.BUILD_INFO} gauge") == 1
+    samples = _scrape(text)
+    versions = [dict(key)["version"] for name, key in samples if name == names.BUILD_INFO]
+    assert versions == (["9.9.9"] if set_elsewhere else [__version__])
+
+
+def test_the_cli_and_the_rpc_clients_import_no_prometheus_client_before_serve_chooses_its_mode() -> None:
+    # marketplace serve sets multiprocess mode before prometheus-client is first imported; the
+    # worker's metrics must not import it on their way in (the CLI imports the worker and the RPC).
+    code = (
+        "import sys, marketplace.cli.main, marketplace.monero.rpc, marketplace.jobs.worker, "
+        "marketplace.escrow.stack; print('prometheus_client' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "False"

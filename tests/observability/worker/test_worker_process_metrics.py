@@ -107,3 +107,33 @@ def test_the_worker_serves_its_metrics_and_ignores_a_multiprocess_directory(
     assert str(shared_dir) not in json.dumps(ignored)
     listening = [event["url"] for event in events if event["event"] == "worker_metrics_listening"]
     assert listening == [f"http://127.0.0.1:{port}/metrics"]
+
+
+def test_a_taken_metrics_port_stops_the_worker_at_start_with_a_message(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    del database  # migrated by the fixture
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {name: value for name, value in os.environ.items() if not name.startswith("MARKETPLACE_")}
+        env.update(
+            MARKETPLACE_ENV="production",
+            MARKETPLACE_SECRET_KEY=TEST_SECRET_KEY,
+            MARKETPLACE_DATABASE_URL=database_url,
+            MARKETPLACE_DATA_DIR=str(tmp_path / "worker-data"),
+            MARKETPLACE_WORKER_METRICS_PORT=str(port),
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "marketplace.cli.main", "worker"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT_S,
+            check=False,
+        )
+
+    assert done.returncode == 2, done.stderr
+    assert f"cannot serve the worker's metrics on 127.0.0.1:{port}: Address already in use" in done.stderr
