@@ -67,12 +67,8 @@ def worker(
         )
         instance.install_signal_handlers()
         if not once:
-            from marketplace.observability.metrics import record_build_info
             from marketplace.observability.worker_server import serve_worker_metrics, worker_registry
 
-            # The process-wide build-info gauge (observability.metrics, process="worker"), set before the
-            # registry is built: an unset one would hide the worker's build info (worker_server._has).
-            record_build_info()
             metrics = worker_registry(runtime.database, settings, kinds=sorted(instance.handlers))
             try:
                 metrics_server = serve_worker_metrics(settings, metrics)

@@ -68,6 +68,7 @@ from marketplace.jobs.health import Probe, record_health
 from marketplace.jobs.models import Job, JobState
 from marketplace.jobs.queue import LeaseLost
 from marketplace.logs import plain_text
+from marketplace.observability import worker_metrics
 
 log = logging.getLogger("marketplace.worker")
 
@@ -367,10 +368,6 @@ class Worker:
     def _finish(
         self, run: _Run, fields: dict[str, Any], started: float, recorded: tuple[RunResult, str | None]
     ) -> JobRun:
-        # Imported late (here and in probe_once): importing this module must not import
-        # prometheus-client, or `marketplace serve` could not set up multiprocess mode (observability.registry).
-        from marketplace.observability import worker_metrics
-
         result, error = recorded
         seconds = time.monotonic() - started
         worker_metrics.record_job_run(run.job.kind, result.value, seconds)
@@ -398,8 +395,6 @@ class Worker:
         """Run the probe once and record every result; how many were recorded (0 without a probe)."""
         if self.probe is None:
             return 0
-        from marketplace.observability import worker_metrics
-
         try:
             results = list(self.probe())
         except Exception:

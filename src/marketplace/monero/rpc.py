@@ -36,6 +36,7 @@ from typing import Any, Self
 import httpx2
 
 from marketplace.monero.rpc_errors import RpcAuthFailed, RpcError, RpcUnavailable, classify
+from marketplace.observability.worker_metrics import endpoint_label, record_rpc
 
 log = logging.getLogger("marketplace.monero")
 
@@ -72,10 +73,6 @@ class JsonRpcClient:
         transport: httpx2.BaseTransport | None = None,
         retry_delay: float = RETRY_DELAY,
     ) -> None:
-        # Imported late (here and in _call): importing this module must not import prometheus-client,
-        # or `marketplace serve` could not set up multiprocess mode (see observability.registry).
-        from marketplace.observability.worker_metrics import endpoint_label
-
         self.url = url.rstrip("/")
         self.endpoint = endpoint_label(self.url)
         self.timeout = timeout
@@ -157,8 +154,6 @@ class JsonRpcClient:
             error = failure
             raise
         finally:
-            from marketplace.observability.worker_metrics import record_rpc
-
             record_rpc(self.service, method, self.endpoint, time.monotonic() - started, error=error)
 
     def _attempt(self, method: str, path: str, body: JsonObject, timeout: float | None) -> JsonObject:
