@@ -1,9 +1,11 @@
 """``python -m bench``: the HTTP benchmark of issue 2 (see docs/performance.md for how to read it).
 
-Default run (about 9 minutes): 10,000 listings; for uvicorn and then granian, 2 workers each,
+Default run (about 12 minutes): 10,000 listings; for uvicorn and then granian, 2 workers each,
 every default endpoint for 20 s at 10 and then 50 connections after a 2 s warm-up; then the
-write-then-read check; then the peak memory of one upload for the worst image files
-(``bench/image_memory.py``, issue 6; alone with ``--images-only``); then the escrow figures on a
+write-then-read check; then the cost of metrics and logging on the browse page
+(``bench/observability_cost.py``, issue 9; alone with ``--observability-only``); then the peak
+memory of one upload for the worst image files (``bench/image_memory.py``, issue 6; alone with
+``--images-only``); then the escrow figures on a
 regtest cluster (``bench/escrow.py``, issue 7; alone with ``--escrow-only``). Exit status 0 when
 every run was clean and the check passed, 1 otherwise.
 """
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench import escrow, image_memory
+from bench import escrow, image_memory, observability_cost
 from bench import escrow_marketplace as _registers_the_marketplace_side  # noqa: F401
 from bench.machine import load_average, machine_facts
 from bench.report import (
@@ -87,6 +89,17 @@ def parse_options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         help="only the escrow figures on a regtest cluster (about 2 minutes; no wrk needed)",
     )
     parser.add_argument(
+        "--observability-rounds",
+        type=int,
+        default=observability_cost.DEFAULT_ROUNDS,
+        help="on/off rounds of the metrics-and-logging cost on the browse page (default 4; 0 to skip)",
+    )
+    parser.add_argument(
+        "--observability-only",
+        action="store_true",
+        help="only the metrics-and-logging cost on the browse page (seeds, then about 3 minutes)",
+    )
+    parser.add_argument(
         "--escrow-runs",
         type=int,
         default=escrow.DEFAULT_RUNS,
@@ -108,6 +121,8 @@ def parse_options(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         listings=args.listings,
         workers=args.workers,
         freshness_rounds=args.freshness_rounds,
+        observability_rounds=max(args.observability_rounds, 1 if args.observability_only else 0),
+        only_observability=args.observability_only,
     )
     return options, args
 
@@ -183,6 +198,22 @@ def main(argv: list[str] | None = None) -> int:
     return _report(console, options=options, args=args, result=result, elapsed=elapsed, facts=facts)
 
 
+def _report_observability(
+    console: Console, *, args: argparse.Namespace, result: RunResult, facts: dict[str, str]
+) -> int:
+    cost = result.observability
+    if cost is None:
+        return 1
+    console.print(f"\n[bold]Metrics and logging[/bold]: {observability_cost.summary(cost)}", highlight=False)
+    if args.markdown:
+        lines = ["## Machine", "", *(f"- {key}: {value}" for key, value in facts.items())]
+        lines += [f"- load average after: {load_average()}", "", "## Metrics and logging", ""]
+        lines += [observability_cost.markdown(cost), ""]
+        args.markdown.write_text("\n".join(lines), encoding="utf-8")
+        console.print(f"wrote {args.markdown}")
+    return 0 if cost.met else 1
+
+
 def _report(
     console: Console,
     *,
@@ -192,6 +223,8 @@ def _report(
     elapsed: float,
     facts: dict[str, str],
 ) -> int:
+    if options.only_observability:
+        return _report_observability(console, args=args, result=result, facts=facts)
     add_ratios(result.measurements, BARE)
     title = (
         f"HTTP load, {options.duration_s} s per row, {options.workers} workers, wrk -t2 "
@@ -229,6 +262,10 @@ def _report(
         console.print(f"  [{colour}]{line}[/{colour}]", highlight=False)
         for failure in report.failures[:10]:
             console.print(f"    {failure}", highlight=False)
+    cost = result.observability
+    if cost is not None:
+        failed = failed or bool(cost.errors)
+        console.print(f"\n[bold]Metrics and logging[/bold]: {observability_cost.summary(cost)}", highlight=False)
     console.print()
     started = time.monotonic()
     images = _image_memory(console)
@@ -322,6 +359,8 @@ def _write_markdown(
     lines += ["", "## Targets", ""]
     lines += [f"- {'met' if v.met else 'MISSED'}: {v.description}: {v.detail}" for v in found]
     lines += ["", "## A write is visible to the next read", "", *(f"- {line}" for line in freshness_lines)]
+    if result.observability is not None:
+        lines += ["", "## Metrics and logging", "", observability_cost.markdown(result.observability)]
     lines += ["", "## Peak memory of one upload", "", images]
     lines += ["", "## Escrow", "", escrow.markdown_table(escrow_result) if escrow_result else "(failed)"]
     lines += ["", f"Run took {elapsed / 60:.1f} min.", ""]

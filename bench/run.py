@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bench import observability_cost
 from bench.freshness import FreshnessReport, check_write_then_read
 from bench.report import Endpoint, Measurement
 from bench.seed import SEARCH_TERMS, SEARCH_WORD, SeededData, seed_database
@@ -77,6 +78,8 @@ class Options:
     listings: int
     workers: int
     freshness_rounds: int
+    observability_rounds: int = observability_cost.DEFAULT_ROUNDS  # 0 skips the metrics-and-logging cost
+    only_observability: bool = False
 
 
 @dataclass
@@ -86,6 +89,7 @@ class RunResult:
     freshness: dict[str, FreshnessReport] = field(default_factory=dict)
     server_log_errors: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    observability: observability_cost.CostResult | None = None
 
 
 def production_env(data_dir: Path) -> dict[str, str]:
@@ -114,8 +118,26 @@ def run_benchmark(options: Options, workdir: Path, console: Console) -> RunResul
     scripts = {
         endpoint.key: write_script(workdir, endpoint.key, endpoint.request_lua) for endpoint in options.endpoints
     }
-    for kind in options.servers:
-        _bench_server(kind, options=options, workdir=workdir, env=env, scripts=scripts, result=result, console=console)
+    if not options.only_observability:
+        for kind in options.servers:
+            _bench_server(
+                kind, options=options, workdir=workdir, env=env, scripts=scripts, result=result, console=console
+            )
+    if options.observability_rounds > 0 and options.servers:
+        kind = options.servers[0]
+        connections = options.connections[0]
+        console.print(f"[bold]{kind}[/bold]: the browse page with metrics and logging on and off, ×{connections}")
+        result.observability = observability_cost.measure_cost(
+            kind,
+            workdir=workdir,
+            env=env,
+            workers=options.workers,
+            connections=connections,
+            seconds=options.duration_s,
+            warmup_s=options.warmup_s,
+            rounds=options.observability_rounds,
+            console=console,
+        )
     return result
 
 
