@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.deploy.conftest import DEPLOY, run, tool
+from tests.support.deploy import DEPLOY, http_json, run, tool
 
 CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
 # Fields that would carry a credential inline; Alertmanager 0.25 has a *_file twin for each one used here.
@@ -77,11 +78,68 @@ def test_no_credential_is_written_in_the_file() -> None:
     ]
 
 
-def test_inhibitions_silence_the_consequences_of_an_outage() -> None:
-    rules = {
-        (rule["source_matchers"][0], rule["target_matchers"][0]): rule.get("equal", [])
-        for rule in load()["inhibit_rules"]
+def post(alertmanager: str, *alerts: dict[str, str]) -> None:
+    http_json("POST", f"{alertmanager}/api/v2/alerts", [{"labels": labels} for labels in alerts])
+
+
+def states(alertmanager: str, count: int) -> dict[tuple[str, str], str]:
+    """``{(alertname, its job, state or dependency): "active" | "suppressed"}`` once Alertmanager holds ``count``."""
+    seen: dict[tuple[str, str], str] = {}
+    for _ in range(50):  # the inhibitor sees new alerts asynchronously: a bounded wait, no timing assert
+        seen = {
+            (
+                a["labels"]["alertname"],
+                next(a["labels"][k] for k in ("job", "state", "dependency") if k in a["labels"]),
+            ): a["status"]["state"]
+            for a in http_json("GET", f"{alertmanager}/api/v2/alerts")
+        }
+        if len(seen) == count and "unprocessed" not in seen.values():
+            return seen
+        time.sleep(0.1)
+    return seen
+
+
+def test_service_down_silences_the_error_rate_of_its_own_job_only(alertmanager: str) -> None:
+    post(
+        alertmanager,
+        {"alertname": "HighErrorRate", "job": "marketplace-web", "severity": "critical"},
+        {"alertname": "HighErrorRate", "job": "marketplace-api", "severity": "critical"},
+    )
+    assert set(states(alertmanager, 2).values()) == {"active"}
+
+    post(
+        alertmanager,
+        {"alertname": "ServiceDown", "job": "marketplace-web", "instance": "web:8080", "severity": "critical"},
+    )
+
+    assert states(alertmanager, 3) == {
+        ("ServiceDown", "marketplace-web"): "active",
+        ("HighErrorRate", "marketplace-web"): "suppressed",
+        ("HighErrorRate", "marketplace-api"): "active",
     }
 
-    assert rules[('alertname="ServiceDown"', 'alertname="HighErrorRate"')] == ["job"]
-    assert ('alertname="WalletRpcUnreachable"', 'alertname=~"OrderStuck|PayoutNotConfirmed"') in rules
+
+def test_an_unreachable_wallet_rpc_silences_stuck_orders_and_payouts(alertmanager: str) -> None:
+    post(
+        alertmanager,
+        {"alertname": "OrderStuck", "state": "paying_out", "severity": "warning"},
+        {"alertname": "PayoutNotConfirmed", "job": "marketplace-worker", "severity": "critical"},
+        {"alertname": "JobBacklog", "job": "marketplace-worker", "severity": "warning"},
+    )
+    assert set(states(alertmanager, 3).values()) == {"active"}
+
+    post(
+        alertmanager,
+        {
+            "alertname": "WalletRpcUnreachable",
+            "dependency": "signer:arbiter:http://wallet-arbiter:18083",
+            "severity": "critical",
+        },
+    )
+
+    assert states(alertmanager, 4) == {
+        ("WalletRpcUnreachable", "signer:arbiter:http://wallet-arbiter:18083"): "active",
+        ("OrderStuck", "paying_out"): "suppressed",
+        ("PayoutNotConfirmed", "marketplace-worker"): "suppressed",
+        ("JobBacklog", "marketplace-worker"): "active",
+    }

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from marketplace.observability import dashboards, names
-from tests.deploy.conftest import DEPLOY, run, tool
+from tests.support.deploy import DEPLOY, run, tool
 
 GRAFANA = DEPLOY / "grafana"
 EXPORTED = {value for key, value in vars(names).items() if key.isupper() and value.startswith(names.PREFIX)}

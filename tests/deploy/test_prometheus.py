@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import DEPLOY, run, tool
+from tests.support.deploy import DEPLOY, run, tool
 
 PROMETHEUS = DEPLOY / "prometheus"
 RULE_FILES = sorted((PROMETHEUS / "rules").glob("*.yml"))
@@ -121,3 +122,16 @@ def test_every_alert_has_a_severity_a_summary_a_description_and_a_runbook_link(n
     assert rule["annotations"]["summary"].strip()
     assert rule["annotations"]["description"].strip()
     assert rule["annotations"]["runbook_url"] == f"docs/runbook.md#{name.lower()}"
+
+
+def test_the_severity_table_of_deploy_readme_matches_the_rules() -> None:
+    text = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    table = {
+        severity: set(names.split(", "))
+        for severity, names in re.findall(r"^\| (critical|warning|info) \| \w+ \| (.+) \|$", text, flags=re.MULTILINE)
+    }
+    by_rules: dict[str, set[str]] = defaultdict(set)
+    for name, rule in alerts().items():
+        by_rules[rule["labels"]["severity"]].add(name)
+
+    assert table == by_rules

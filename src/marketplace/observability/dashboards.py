@@ -131,8 +131,7 @@ HTTP = Dashboard(
         Panel(
             "Database errors",
             _t(
-                f"sum by (process) (rate({names.DB_ERRORS}[5m]))"
-                f" or sum by (process) (rate({names.DB_LOCK_WAIT}_count[5m])) * 0",
+                f"sum by (process) (rate({names.DB_ERRORS}[5m])) or sum by (process) ({names.BUILD_INFO}) * 0",
                 "{{process}}",
             ),
             "short",
@@ -213,13 +212,13 @@ ESCROW = Dashboard(
             ),
             "short",
         ),
+        Panel("monerod height", _t(f"max({names.MONEROD_HEIGHT})", "height"), "short"),
         Panel(
-            "monerod height and signer sync lag",
-            (
-                Target(f"max({names.MONEROD_HEIGHT})", "monerod height"),
-                Target(f"max by (role, endpoint) ({names.SIGNER_SYNC_LAG})", "lag {{role}} {{endpoint}}"),
-            ),
+            "Signer sync lag",
+            _t(f"max by (role, endpoint) ({names.SIGNER_SYNC_LAG})", "{{role}} {{endpoint}}"),
             "short",
+            description="Blocks between monerod and the wallet open at each signer endpoint (no series for an "
+            "endpoint with no wallet open at the last probe).",
         ),
         Panel("Dependencies up", _t(names.DEPENDENCY_UP, "{{dependency}}"), "short"),
         Panel("Jobs by kind and state", _t(f"sum by (kind, state) ({names.JOBS})", "{{kind}} {{state}}"), "short"),
