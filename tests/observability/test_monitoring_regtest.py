@@ -182,7 +182,8 @@ def test_prometheus_scrapes_the_marketplace_under_an_escrow_workload_and_an_aler
     stack.callback(api.close)
     wait_for(
         lambda: all(health == "up" for health in api.targets_up().values()) or None,
-        what=f"every target up ({api.targets_up()})",
+        what="every target up",
+        describe=api.targets_up,
     )
 
     # --- the workload: visitors, failures, one escrow paid out on regtest -----------------------------
@@ -206,11 +207,13 @@ def test_prometheus_scrapes_the_marketplace_under_an_escrow_workload_and_an_aler
         return values[0] if values == [wanted] else None
 
     # 60 unknown paths are one series; the escrow's end is in the worker's database metrics.
-    wait_for(lambda: scraped('count(marketplace_http_requests_total{route="unmatched"})', 1), what="one unmatched")
+    unmatched = 'count(marketplace_http_requests_total{route="unmatched"})'
+    wait_for(lambda: scraped(unmatched, 1), what="one unmatched series", describe=lambda: api.values(unmatched))
     assert api.values('sum(marketplace_http_requests_total{route="unmatched", status_class="4xx"})') == {
         frozenset(): 60.0
     }
-    wait_for(lambda: scraped('marketplace_orders{state="completed"}', 1), what="the completed order")
+    completed = 'marketplace_orders{state="completed"}'
+    wait_for(lambda: scraped(completed, 1), what="the completed order", describe=lambda: api.values(completed))
     assert list(api.values('marketplace_order_transitions_total{to_state="completed"}').values()) == [1.0]
     # The escrow held the buyer's payment while funded, and holds nothing once paid out.
     assert list(api.values("max_over_time(marketplace_escrow_held_piconero[10m])").values()) == [run.paid_atomic]
@@ -226,7 +229,12 @@ def test_prometheus_scrapes_the_marketplace_under_an_escrow_workload_and_an_aler
     def empty_panels() -> list[tuple[str, str, str]]:
         return [(dashboard, panel, expr) for dashboard, panel, expr in queries if not api.query(expr)]
 
-    wait_for(lambda: not empty_panels() or None, what="every panel with data", timeout_s=PANELS_WAIT_S)
+    wait_for(
+        lambda: not empty_panels() or None,
+        what="every panel with data",
+        timeout_s=PANELS_WAIT_S,
+        describe=lambda: [f"{dashboard} / {panel}: {expr}" for dashboard, panel, expr in empty_panels()],
+    )
 
     # --- alerts travel, routed by severity -----------------------------------------------------------------
     # No backup and no restore drill was ever recorded (the worker says 0): a warning mails, an info chats.

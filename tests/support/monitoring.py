@@ -94,8 +94,15 @@ def http_client(timeout_s: float = 10.0) -> httpx.Client:
     return httpx.Client(timeout=timeout_s, trust_env=False, follow_redirects=False)
 
 
-def wait_for(probe: Callable[[], T | None], *, what: str, timeout_s: float = WAIT_TIMEOUT_S) -> T:
-    """Call ``probe`` until it returns something other than None (or False); fail after ``timeout_s``."""
+def wait_for(
+    probe: Callable[[], T | None],
+    *,
+    what: str,
+    timeout_s: float = WAIT_TIMEOUT_S,
+    describe: Callable[[], object] | None = None,
+) -> T:
+    """Call ``probe`` until it returns something other than None (or False); fail after ``timeout_s``
+    with what ``describe()`` tells of the state then (default: the probe's last answer)."""
     deadline = time.monotonic() + timeout_s
     last: Any = None
     while True:
@@ -106,7 +113,8 @@ def wait_for(probe: Callable[[], T | None], *, what: str, timeout_s: float = WAI
         if last is not None and last is not False and not isinstance(last, Exception):
             return last  # type: ignore[no-any-return]
         if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not there within {timeout_s} s (last seen: {last!r})")
+            seen = describe() if describe is not None else last
+            pytest.fail(f"{what}: not there within {timeout_s} s (last seen: {seen!r})")
         time.sleep(POLL_S)
 
 
