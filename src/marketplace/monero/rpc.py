@@ -36,7 +36,7 @@ from typing import Any, Self
 import httpx2
 
 from marketplace.monero.rpc_errors import RpcAuthFailed, RpcError, RpcUnavailable, classify
-from marketplace.observability.worker_metrics import endpoint_label, record_rpc
+from marketplace.observability.worker_metrics import endpoint_label, record_rpc, record_rpc_error
 
 log = logging.getLogger("marketplace.monero")
 
@@ -687,11 +687,15 @@ class DaemonRpc(JsonRpcClient):
 
     def _checked(self, method: str, answer: JsonObject) -> JsonObject:
         status = answer.get("status", "OK")
-        if status == "BUSY":
-            raise RpcUnavailable(method, None, "daemon busy")
-        if status != "OK":
-            raise RpcError(method, None, f"status {status}")
-        return answer
+        if status == "OK":
+            return answer
+        error = (
+            RpcUnavailable(method, None, "daemon busy")
+            if status == "BUSY"
+            else RpcError(method, None, f"status {status}")
+        )
+        record_rpc_error(self.service, method, self.endpoint, error)
+        raise error
 
     def get_info(self) -> DaemonInfo:
         result = self._checked("get_info", self.call("get_info", idempotent=True))

@@ -95,11 +95,16 @@ def record_job_run(kind: str, result: str, seconds: float) -> None:
 
 
 def record_rpc(service: str, method: str, endpoint: str, seconds: float, *, error: BaseException | None) -> None:
-    metrics = _metrics()
-    metrics.rpc_duration.labels(service, method, endpoint).observe(seconds)
+    _metrics().rpc_duration.labels(service, method, endpoint).observe(seconds)
     if error is not None:
-        kind = "transient" if getattr(error, "transient", False) is True else "permanent"
-        metrics.rpc_errors.labels(service, method, endpoint, kind).inc()
+        record_rpc_error(service, method, endpoint, error)
+
+
+def record_rpc_error(service: str, method: str, endpoint: str, error: BaseException) -> None:
+    """Count a failed attempt (``record_rpc`` does for the transport and JSON-RPC errors; a client
+    that refuses an answer after the fact, monerod's ``status: BUSY``, calls this)."""
+    kind = "transient" if getattr(error, "transient", False) is True else "permanent"
+    _metrics().rpc_errors.labels(service, method, endpoint, kind).inc()
 
 
 # --- the last probe ---------------------------------------------------------------------------

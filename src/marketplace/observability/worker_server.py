@@ -8,7 +8,8 @@
   histograms, and whatever else the process records there, e.g. database errors);
 - the last probe (``worker_metrics.PROBE``);
 - what is read from the database at scrape time (``escrow_collector.EscrowCollector``);
-- ``BUILD_INFO{process="worker"}`` unless the default registry has one already.
+- ``BUILD_INFO{process="worker"}``: the default registry's if it has a worker sample, else its own
+  (one family either way).
 
 The worker is one process and never uses multiprocess mode (``single_process``).
 """
@@ -37,16 +38,24 @@ from marketplace.settings import Settings
 log = logging.getLogger("marketplace.observability")
 
 
+def _worker_build_info(metric: Metric) -> bool:
+    """A build-info family with a sample of this worker (``process="worker"``)."""
+    return metric.name == names.BUILD_INFO and any(
+        sample.labels.get("process") == "worker" for sample in metric.samples
+    )
+
+
 class _Forward(Collector):
-    """Everything of another registry (no ``describe``: registering it claims no names), except
-    an empty build-info family (a gauge nobody set in this process): ``_BuildInfo`` gives it."""
+    """Everything of another registry (no ``describe``: registering it claims no names), except a
+    build-info family without a worker sample (unset, or set by a web app built in this process, as
+    in tests): ``_BuildInfo`` gives one then, so the output has exactly one build-info family."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._registry = registry
 
     def collect(self) -> Iterator[Metric]:
         for metric in self._registry.collect():
-            if metric.name == names.BUILD_INFO and not metric.samples:
+            if metric.name == names.BUILD_INFO and not _worker_build_info(metric):
                 continue
             yield metric
 
@@ -57,13 +66,13 @@ class _Probe(Collector):
 
 
 class _BuildInfo(Collector):
-    """``BUILD_INFO{process="worker"}``, unless the forwarded registry has build-info samples of its own."""
+    """``BUILD_INFO{process="worker"}``, unless the forwarded registry has a worker sample of its own."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self._registry = registry
 
     def collect(self) -> Iterator[Metric]:
-        if any(metric.name == names.BUILD_INFO and metric.samples for metric in self._registry.collect()):
+        if any(_worker_build_info(metric) for metric in self._registry.collect()):
             return
         info = GaugeMetricFamily(
             names.BUILD_INFO, "The running version (value 1).", labels=["version", "python_version", "process"]
@@ -82,7 +91,7 @@ def worker_registry(
 ) -> CollectorRegistry:
     """What the worker's ``/metrics`` serves: ``base`` (the default registry), the probe, the
     database collector (``kinds``: the job kinds to report even with no job), build info (one
-    family: ``base``'s when it has samples, else the worker's own).
+    family: ``base``'s when it has a ``process="worker"`` sample, else the worker's own).
     """
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Forward(base))

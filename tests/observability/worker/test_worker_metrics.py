@@ -132,6 +132,21 @@ def test_a_daemon_that_refuses_connections_counts_one_transient_error_per_attemp
     assert sample(names.RPC_DURATION + "_count", **labels) == 3
 
 
+def test_a_busy_daemon_answer_counts_as_a_transient_error() -> None:
+    endpoint = "127.0.0.1:28081"
+
+    def busy(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json={"status": "BUSY"})
+
+    daemon = DaemonRpc(f"http://{endpoint}", transport=httpx2.MockTransport(busy), retry_delay=0)
+    with daemon, pytest.raises(RpcUnavailable, match="daemon busy"):
+        daemon.get_height()
+
+    labels = {"service": "daemon", "method": "/get_height", "endpoint": endpoint}
+    assert sample(names.RPC_ERRORS, error="transient", **labels) == 1
+    assert sample(names.RPC_ERRORS, error="permanent", **labels) == 0
+
+
 @pytest.mark.parametrize(
     ("url", "label"),
     [
@@ -238,21 +253,21 @@ def test_port_zero_serves_nothing(database: Database, settings: Settings) -> Non
     assert serve_worker_metrics(settings, worker_registry(database, settings)) is None
 
 
-@pytest.mark.parametrize("set_elsewhere", [False, True])
+@pytest.mark.parametrize("set_elsewhere", ["", "web", "worker"])
 def test_build_info_is_exported_once_whoever_defines_it(
-    database: Database, settings: Settings, set_elsewhere: bool
+    database: Database, settings: Settings, set_elsewhere: str
 ) -> None:
     base = CollectorRegistry()
     info = Gauge(names.BUILD_INFO, "Build.", ["version", "python_version", "process"], registry=base)
-    if set_elsewhere:
-        info.labels("9.9.9", "3.11.0", "worker").set(1)
+    if set_elsewhere:  # by the web app's metrics (a web app built in the same process, as in tests), or the worker's
+        info.labels("9.9.9", "3.11.0", set_elsewhere).set(1)
 
     text = generate_latest(worker_registry(database, settings, base=base)).decode()
 
     assert text.count(f"# TYPE {names.BUILD_INFO} gauge") == 1
     samples = _scrape(text)
     versions = [dict(key)["version"] for name, key in samples if name == names.BUILD_INFO]
-    assert versions == (["9.9.9"] if set_elsewhere else [__version__])
+    assert versions == (["9.9.9"] if set_elsewhere == "worker" else [__version__])
 
 
 def test_the_cli_and_the_rpc_clients_import_no_prometheus_client_before_serve_chooses_its_mode() -> None:
