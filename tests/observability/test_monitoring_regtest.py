@@ -22,6 +22,7 @@ in a copy of the rules only (``SHORTENED``), so the test does not wait minutes o
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -67,6 +68,11 @@ PANELS_WAIT_S = 90.0  # rate() windows need two scrapes after the workload; this
 ALERT_WAIT_S = 90.0
 # In the copy of the rules only: alerts that would wait minutes (hours) before firing.
 SHORTENED = {"ServiceDown": "2s", "BackupTooOld": "1s", "RestoreDrillTooOld": "1s"}
+# Panels whose query may give only NaN here: a quantile of events that did not happen in its window.
+# Measured: on SQLite each process waited for the write lock once, at start-up, before the first scrape
+# (a guarded write inside a transaction that already holds the lock records no wait), so the rate of
+# lock waits is 0 and their p95 NaN through the whole escrow. Any other panel must give a number.
+NAN_WHEN_IDLE = {"Write lock wait p95"}
 # Grafana's variables, as Grafana would fill them (the panel queries use none today: any other fails).
 GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
 
@@ -226,8 +232,15 @@ def test_prometheus_scrapes_the_marketplace_under_an_escrow_workload_and_an_aler
 
     queries = [(dashboard, panel, _substitute(expr)) for dashboard, panel, expr in panel_queries()]
 
+    def has_data(panel: str, expr: str) -> bool:
+        # A sample with a number: a histogram_quantile of no event is NaN, which Grafana shows as no value.
+        values = api.values(expr).values()
+        if panel in NAN_WHEN_IDLE:
+            return bool(values)
+        return any(math.isfinite(value) for value in values)
+
     def empty_panels() -> list[tuple[str, str, str]]:
-        return [(dashboard, panel, expr) for dashboard, panel, expr in queries if not api.query(expr)]
+        return [(dashboard, panel, expr) for dashboard, panel, expr in queries if not has_data(panel, expr)]
 
     wait_for(
         lambda: not empty_panels() or None,
