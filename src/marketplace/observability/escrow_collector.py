@@ -42,7 +42,7 @@ from pathlib import Path
 from cryptography import x509
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from marketplace.db.base import utcnow
@@ -124,16 +124,16 @@ class EscrowCollector(Collector):
         orders = GaugeMetricFamily(names.ORDERS, "Orders in each state.", labels=["state"])
         for state in OrderState:
             orders.add_metric([state.value], float(counts.get(state, 0)))
+        # Per open order (a correlated lookup through ix_order_events_order_id: ended orders, the
+        # bulk of the table in time, are never read), when it entered its state.
         entered = (
-            select(OrderEvent.order_id, OrderEvent.to_state, func.max(OrderEvent.at).label("at"))
-            .group_by(OrderEvent.order_id, OrderEvent.to_state)
-            .subquery()
+            select(func.max(OrderEvent.at))
+            .where(OrderEvent.order_id == Order.id, OrderEvent.to_state == Order.state)
+            .correlate(Order)
+            .scalar_subquery()
         )
-        since = func.coalesce(entered.c.at, Order.placed_at)
         rows = db.execute(
-            select(Order.state, func.min(since))
-            .select_from(Order)
-            .outerjoin(entered, and_(entered.c.order_id == Order.id, entered.c.to_state == Order.state))
+            select(Order.state, func.min(func.coalesce(entered, Order.placed_at)))
             .where(Order.state.in_(OPEN_STATES))
             .group_by(Order.state)
         )
