@@ -19,7 +19,14 @@ from marketplace.cli.output import JsonOutput, report
 from marketplace.db.base import utcnow
 from marketplace.errors import InvalidInput
 from marketplace.logs import plain_text
-from marketplace.observability.log_review import LEVELS, LineSource, LogReview, parse_since, review
+from marketplace.observability.log_review import (
+    LEVELS,
+    LineSource,
+    LogReview,
+    exception_headline,
+    parse_since,
+    review,
+)
 
 STDIN = "-"
 # How much of the latest example a person sees on one line (``--json`` has all of it).
@@ -126,7 +133,7 @@ def _human(result: LogReview) -> list[str]:
         lines.append(f"    latest: {escape(shown)}")
         exception = example.get("exception")
         if isinstance(exception, str) and exception.strip():
-            lines.append(f"    exception: {escape(exception.strip().splitlines()[-1])}")
+            lines.append(f"    exception: {escape(exception_headline(exception))}")
     lines.extend(
         f"skipped {escape(item.source)}:{item.line} ({item.reason}): {escape(item.text)}"
         for item in result.unreadable_examples
