@@ -264,6 +264,20 @@ def test_no_log_record_at_all_is_a_warning_not_silence(run: Run, tmp_path: Path)
     assert "no line was a log record of the app" in result.stdout
 
 
+def test_nothing_to_read_is_a_warning_not_all_clear(run: Run, tmp_path: Path) -> None:
+    """`docker compose logs --since 15m wbe | marketplace logs`: compose names no such service on its
+    standard error and prints nothing; the review must not answer "0 records" with exit 0."""
+    empty = _write(tmp_path / "web.log")
+
+    piped = run("logs", input="")
+    named = run("logs", str(empty), "--json")
+
+    assert piped.exit_code == ExitCode.WARNING
+    assert "no line was read" in piped.stdout
+    assert named.exit_code == ExitCode.WARNING
+    assert _report(named)["lines"] == 0
+
+
 class _EndlessLog:
     """A log far larger than memory would allow to hold, produced line by line; records each read size."""
 
