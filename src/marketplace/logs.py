@@ -36,7 +36,12 @@ _ESCAPE_SEQUENCE = re.compile(
 # What is left of the C0 and C1 control characters (and DEL): tab, newline and carriage return
 # become a space, the rest disappear. A traceback keeps its newlines.
 _WHITESPACE_CONTROLS = {ord(char): " " for char in "\t\n\r"}
-_CONTROLS: dict[int, str | None] = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)]) | _WHITESPACE_CONTROLS
+# Bidirectional formatting characters: a terminal would show the text after them reordered
+# (a decoded request path "/\u202egpj.exe" reads as "/exe.jpg").
+_BIDI_CONTROLS = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_CONTROLS: dict[int, str | None] = (
+    dict.fromkeys([*range(0x20), *range(0x7F, 0xA0), *_BIDI_CONTROLS]) | _WHITESPACE_CONTROLS
+)
 _CONTROLS_KEEPING_NEWLINES = _CONTROLS | {ord("\n"): "\n"}
 
 
@@ -47,7 +52,7 @@ def is_secret_field(name: str) -> bool:
 
 
 def plain_text(text: str, *, keep_newlines: bool = False) -> str:
-    """``text`` without escape sequences or control characters (newlines kept only if asked)."""
+    """``text`` without escape sequences, control or bidirectional formatting characters (newlines kept if asked)."""
     if text.isprintable():  # the common case, and exact: every escape sequence starts with a control
         return text
     return _ESCAPE_SEQUENCE.sub("", text).translate(_CONTROLS_KEEPING_NEWLINES if keep_newlines else _CONTROLS)

@@ -264,6 +264,20 @@ def test_no_log_record_at_all_is_a_warning_not_silence(run: Run, tmp_path: Path)
     assert "no line was a log record of the app" in result.stdout
 
 
+def test_nothing_to_read_is_a_warning_not_all_clear(run: Run, tmp_path: Path) -> None:
+    """`docker compose logs --since 15m wbe | marketplace logs`: compose names no such service on its
+    standard error and prints nothing; the review must not answer "0 records" with exit 0."""
+    empty = _write(tmp_path / "web.log")
+
+    piped = run("logs", input="")
+    named = run("logs", str(empty), "--json")
+
+    assert piped.exit_code == ExitCode.WARNING
+    assert "no line was read" in piped.stdout
+    assert named.exit_code == ExitCode.WARNING
+    assert _report(named)["lines"] == 0
+
+
 class _EndlessLog:
     """A log far larger than memory would allow to hold, produced line by line; records each read size."""
 
@@ -323,3 +337,33 @@ def test_a_flood_of_distinct_events_is_counted_within_a_bounded_report() -> None
     assert sum(event.count for event in events) == MAX_EVENTS * 2
     assert [event.count for event in events if event.event == OTHER_EVENTS] == [MAX_EVENTS]
     assert max(len(event.event) for event in events) <= 200
+
+
+def test_an_exception_is_summarised_by_its_type_and_message_not_its_last_line(run: Run, tmp_path: Path) -> None:
+    """A database error's traceback ends with SQLAlchemy's "[SQL: ...]" and "(Background ...)" lines (as
+    measured on the dev stack with the SQLite file locked): the summary names the error itself."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine("sqlite://")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT no_such_column FROM " + "x" * 3000))  # a long statement
+    except OperationalError:
+        record = logging.LogRecord(
+            "marketplace.worker", logging.ERROR, __file__, 1, "worker_error", None, sys.exc_info()
+        )
+    engine.dispose()
+    record.created = (NOW - timedelta(minutes=1)).timestamp()
+    log = _write(tmp_path / "worker.log", JsonLineFormatter().format(record))
+
+    text_report = run("logs", str(log))
+    json_report = _report(run("logs", str(log), "--json"))
+
+    headline = "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) no such table: " + "x" * 3000
+    assert text_report.exit_code == ExitCode.CRITICAL
+    assert "    exception: sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) no such table: xxx" in (
+        text_report.stdout.replace("\n", "")
+    )
+    assert "Background on this error" not in text_report.stdout
+    assert json_report["events"][0]["latest"]["exception"].startswith(headline[:200])

@@ -93,3 +93,27 @@ def _strings(value: object) -> list[str]:
     if isinstance(value, list):
         return [text for item in value for text in _strings(item)]
     return []
+
+
+def test_no_bidirectional_override_reaches_a_log_line_or_the_review() -> None:
+    """A request path is decoded before it is logged: ``/%E2%80%AE...`` puts U+202E (right-to-left
+    override) in the ``path`` field, and a terminal showing the line (``marketplace logs``, ``less``)
+    would display what follows it reversed: ``/gpj.exe`` reads as ``/exe.jpg``."""
+    from marketplace.observability.log_review import example
+
+    bidi = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+    record = logging.makeLogRecord(
+        {
+            "name": "marketplace.http",
+            "levelno": 30,
+            "levelname": "WARNING",
+            "msg": "http_request",
+            "path": f"/{bidi}gpj.exe",
+        }
+    )
+
+    entry = json.loads(JsonLineFormatter().format(record))
+    shown = example({"time": "2026-12-01T05:00:00Z", "level": "ERROR", "event": f"x{bidi}y", "path": f"/{bidi}a"})
+
+    assert entry["path"] == "/gpj.exe"
+    assert (shown["event"], shown["path"]) == ("xy", "/a")

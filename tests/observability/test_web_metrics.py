@@ -56,6 +56,19 @@ def test_requests_are_counted_by_route_template_method_and_status_class(client: 
     assert second not in after
 
 
+def test_the_api_document_is_counted_under_its_route_not_as_unmatched(client: SiteClient) -> None:
+    """FastAPI's own route (a plain Starlette route, not an APIRoute): on the dev stack
+    ``GET /api/openapi.json`` was counted as ``unmatched``, among the unknown paths."""
+    before = _scrape(client)
+    assert client.get("/api/openapi.json").status_code == 200
+    after = _scrape(client)
+
+    document = {"route": "/api/openapi.json", "method": "GET", "status_class": "2xx"}
+    assert value(after, REQUESTS, **document) - value(before, REQUESTS, **document) == 1
+    unmatched = {"route": "unmatched", "method": "GET"}
+    assert value(after, REQUESTS, **unmatched) == value(before, REQUESTS, **unmatched)
+
+
 def test_a_thousand_unknown_paths_make_one_series(client: SiteClient) -> None:
     before = _scrape(client)
     for _ in range(1000):

@@ -44,6 +44,18 @@ def test_ready_names_the_database_when_it_is_down(app: FastAPI, tmp_path: object
     assert body["checks"]["database"]["ok"] is False
 
 
+def test_a_load_balancer_probing_with_head_gets_the_same_status(app: FastAPI, client: SiteClient) -> None:
+    """HAProxy's `option httpchk HEAD /ready` and uptime monitors probe with HEAD: on the dev stack
+    both endpoints answered 405 to it, which every such probe reads as "down"."""
+    assert client.head("/health").status_code == 200
+    assert client.head("/ready").status_code == 200
+    assert client.head("/ready").content == b""
+    unreachable = Database(make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    app.dependency_overrides[get_database] = lambda: unreachable
+    with SiteClient(app) as site:
+        assert site.head("/ready").status_code == 503
+
+
 def test_every_response_carries_a_request_id(client: SiteClient) -> None:
     response = client.get("/health", headers={"X-Request-ID": "probe-42"})
     assert response.headers["x-request-id"] == "probe-42"

@@ -19,7 +19,14 @@ from marketplace.cli.output import JsonOutput, report
 from marketplace.db.base import utcnow
 from marketplace.errors import InvalidInput
 from marketplace.logs import plain_text
-from marketplace.observability.log_review import LEVELS, LineSource, LogReview, parse_since, review
+from marketplace.observability.log_review import (
+    LEVELS,
+    LineSource,
+    LogReview,
+    exception_headline,
+    parse_since,
+    review,
+)
 
 STDIN = "-"
 # How much of the latest example a person sees on one line (``--json`` has all of it).
@@ -54,8 +61,8 @@ def logs(
     Reads the lines as the app wrote them, or prefixed by `docker compose logs` (`web-1  | {...}`)
     or journald (`Dec 01 05:00:00 host marketplace[123]: {...}`). Lines that are not log records
     (other services' output, lines over 1 MiB, a truncated .gz) are counted and skipped. Exit 0:
-    nothing at WARNING or above; 1: warnings (or no log record at all among the lines); 2: errors
-    or critical. docs/observability.md (section Logs) explains the report.
+    nothing at WARNING or above; 1: warnings (or no log record at all: nothing read, or no line of
+    the app's); 2: errors or critical. docs/observability.md (section Logs) explains the report.
     JSON: {"since", "level", "lines", "records", "matched", "worst", "skipped": {"not_json",
     "not_a_record", "too_long", "read_errors"}, "skipped_examples": [{"source", "line", "reason",
     "text"}], "events": [{"event", "level", "count", "first", "last", "sources", "latest"}]}.
@@ -98,8 +105,10 @@ def _exit_code(result: LogReview) -> ExitCode:
         return ExitCode.CRITICAL
     if worst is not None and LEVELS[worst] >= LEVELS["WARNING"]:
         return ExitCode.WARNING
-    if result.lines and not result.records:
-        return ExitCode.WARNING  # nothing the app wrote: the wrong file, or the logs are not JSON
+    if not result.records:
+        # nothing the app wrote: an empty input (a misspelt compose service prints nothing), the wrong
+        # file, or logs that are not JSON; never "all clear"
+        return ExitCode.WARNING
     return ExitCode.OK
 
 
@@ -110,7 +119,12 @@ def _human(result: LogReview) -> list[str]:
         f"in {len(result.events())} event(s); {result.lines} line(s) read, {result.records} log record(s)"
         + (f", {skipped} line(s) skipped" if skipped else "")
     ]
-    if result.lines and not result.records:
+    if not result.lines:
+        lines.append(
+            "[yellow]no line was read: is the file, or the service or unit name, right? "
+            "(`docker compose logs` prints nothing for a service it does not know)[/yellow]"
+        )
+    elif not result.records:
         lines.append("[yellow]no line was a log record of the app: is this its log?[/yellow]")
     for group in result.events():
         example = group.latest
@@ -126,7 +140,7 @@ def _human(result: LogReview) -> list[str]:
         lines.append(f"    latest: {escape(shown)}")
         exception = example.get("exception")
         if isinstance(exception, str) and exception.strip():
-            lines.append(f"    exception: {escape(exception.strip().splitlines()[-1])}")
+            lines.append(f"    exception: {escape(exception_headline(exception))}")
     lines.extend(
         f"skipped {escape(item.source)}:{item.line} ({item.reason}): {escape(item.text)}"
         for item in result.unreadable_examples

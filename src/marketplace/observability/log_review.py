@@ -329,7 +329,7 @@ def _cut(text: str, limit: int, *, keep_end: bool = False) -> str:
 def example(entry: dict[str, Any]) -> dict[str, Any]:
     """A record as the report shows it: plain text, secret-named fields redacted, strings cut, nesting bounded.
 
-    An ``exception`` keeps its end (the exception's type and message are its last line).
+    An ``exception`` keeps its end, led by its headline (``exception_headline``) when the cut lost it.
     """
     shown: dict[str, Any] = {}
     for index, (name, value) in enumerate(entry.items()):
@@ -340,10 +340,25 @@ def example(entry: dict[str, Any]) -> dict[str, Any]:
         if is_secret_field(key):
             shown[key] = "[redacted]"
         elif key == "exception" and isinstance(value, str):
-            shown[key] = _cut(plain_text(value, keep_newlines=True), MAX_EXCEPTION_STRING, keep_end=True)
+            kept = _cut(plain_text(value, keep_newlines=True), MAX_EXCEPTION_STRING, keep_end=True)
+            headline = _cut(exception_headline(plain_text(value, keep_newlines=True)), MAX_EXAMPLE_STRING)
+            shown[key] = kept if headline in kept else f"{headline}\n{kept}"
         else:
             shown[key] = _bounded(value, 1)
     return shown
+
+
+def exception_headline(traceback: str) -> str:
+    """The line naming the exception a logged traceback ends with: ``Type: message``.
+
+    Not simply the last line: SQLAlchemy's errors end with ``[SQL: ...]``, ``[parameters: ...]`` and
+    ``(Background on this error at: ...)``. The headline is the first line after the last frame (the last
+    indented line); a text without frames is its own first line.
+    """
+    lines = [line for line in traceback.strip().splitlines() if line.strip()]
+    frames = [index for index, line in enumerate(lines) if line[:1].isspace()]
+    after = frames[-1] + 1 if frames else 0
+    return lines[after] if after < len(lines) else (lines[-1] if lines else "")
 
 
 def _bounded(value: Any, depth: int) -> Any:

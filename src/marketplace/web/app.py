@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.responses import Response
-from starlette.routing import Match, Mount
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -73,6 +73,24 @@ class TemplatedMount(Mount):
         return match, child_scope
 
 
+class TemplatedRoute(Route):
+    """A plain Starlette route (FastAPI's own: the API document) that names itself in ``scope["route"]``,
+    as ``TemplatedMount`` does: the request metrics count ``/api/openapi.json`` under its path, not as
+    ``unmatched``. ``_name_plain_routes`` turns the app's plain routes into these."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
+
+
+def _name_plain_routes(app: FastAPI) -> None:
+    for route in app.router.routes:
+        if type(route) is Route:
+            route.__class__ = TemplatedRoute  # same object and state; only ``matches`` differs
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     """Build the app. With no arguments (as ``marketplace serve`` workers do) settings come from the environment."""
     settings = settings or load_settings()
@@ -132,6 +150,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         from marketplace.devstack import views as devstack_views
 
         app.include_router(devstack_views.router, include_in_schema=False)
+    _name_plain_routes(app)
     return app
 
 

@@ -78,6 +78,12 @@ def ready(database: DatabaseDep, settings: SettingsDep) -> Response:
     return JSONResponse(body, status_code=503 if failing else 200)
 
 
+# Probes that send HEAD (HAProxy's `option httpchk HEAD /ready`, uptime monitors) get the same status
+# code, without the body; not in the API document (one operation per path there).
+router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/ready", ready, methods=["HEAD"], include_in_schema=False)
+
+
 def job_backlog(db: Session, now: datetime, limit_seconds: int) -> dict[str, Any]:
     """The ``job_backlog`` check: the due queued jobs, and how long the oldest has waited since it fell due."""
     due, oldest = db.execute(
