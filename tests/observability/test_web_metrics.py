@@ -84,6 +84,21 @@ def test_a_thousand_unknown_paths_make_one_series(client: SiteClient) -> None:
     assert len({labels for name, labels in new_series if name == REQUESTS}) <= 2
 
 
+def test_a_method_a_route_does_not_serve_is_one_other_label(client: SiteClient) -> None:
+    before = _scrape(client)
+    for method in ("PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "BREW"):
+        assert client.request(method, "/health").status_code == 405
+    after = _scrape(client)
+    counted = {"route": "/health", "status_class": "4xx"}
+    assert value(after, REQUESTS, method="OTHER", **counted) - value(before, REQUESTS, method="OTHER", **counted) == 6
+    health_methods = {
+        dict(labels)["method"]
+        for name, labels in series(after)
+        if name == REQUESTS and dict(labels)["route"] == "/health"
+    }
+    assert health_methods <= {"GET", "HEAD", "OTHER"}
+
+
 def _workload(client: SiteClient, make_client: Callable[[], SiteClient]) -> list[str]:
     """A vendor registers, signs in, sets a payout address and lists; a visitor browses; some calls fail.
 

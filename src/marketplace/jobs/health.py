@@ -117,7 +117,8 @@ def readiness(settings: Settings, recorded: dict[str, ServiceHealth], now: datet
             check["stale"] = True
             check["detail"] = (
                 f"last checked {round(age)} s ago (more than {settings.health_stale_seconds} s): "
-                f"is `marketplace worker` running? last result: {'ok' if row.ok else 'failed'}, {row.detail}"
+                f"is `marketplace worker` running? last result: {'ok' if row.ok else 'failed'}"
+                + (f", {row.detail}" if row.detail else "")
             )
         checks[name] = check
     return checks

@@ -79,9 +79,19 @@ def status_class(status: int) -> str:
     return _STATUS_CLASSES[index] if 0 <= index < len(_STATUS_CLASSES) else "5xx"
 
 
+def served_method_label(scope: Mapping[str, Any]) -> str:
+    """The method label of a request: one its route serves (``OTHER`` for any other), so a route
+    answering 405 to seven methods adds one series, not seven."""
+    method = method_label(scope["method"])
+    served = getattr(scope.get("route"), "methods", None)
+    if isinstance(served, set | frozenset) and served and method not in served:
+        return OTHER_METHOD
+    return method
+
+
 def record_request(scope: Mapping[str, Any], status: int, seconds: float) -> None:
     template = route_template(scope)
-    method = method_label(scope["method"])
+    method = served_method_label(scope)
     HTTP_REQUESTS.labels(template, method, status_class(status)).inc()
     HTTP_DURATION.labels(template, method).observe(seconds)
 
