@@ -60,6 +60,11 @@ def plain_text(text: str, *, keep_newlines: bool = False) -> str:
 
 def _plain_value(value: Any) -> Any:
     """Every string in ``value``, however nested in dicts, lists and tuples, as :func:`plain_text`."""
+    kind = type(value)
+    if kind is str:  # the common cases first, without a call: this runs for every field of every line
+        return value if value.isprintable() else plain_text(value)
+    if kind is int or kind is float or kind is bool or value is None:
+        return value
     if isinstance(value, str):
         return plain_text(value)
     if isinstance(value, dict):
