@@ -117,6 +117,9 @@ _NEW_LISTING = {"title": "Lamp", "description": "Brass.", "price_atomic": 10**12
 ROUTES: dict[str, RouteCase] = {
     "GET /health": RouteCase(),
     "GET /ready": RouteCase(),
+    "HEAD /health": RouteCase(),
+    "HEAD /ready": RouteCase(),
+    "GET /metrics": RouteCase(),
     "POST /api/v1/accounts": RouteCase(),
     "POST /api/v1/tokens": RouteCase(),
     "DELETE /api/v1/tokens/current": RouteCase(),
