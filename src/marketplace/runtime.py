@@ -1,12 +1,12 @@
 """What a process shares, built once from the settings: the composition root.
 
-The web app, the CLI and (later) the worker each build one ``Runtime``. Every external system a
+The web app, the CLI and the worker each build one ``Runtime``. Every external system a
 domain talks to hangs here behind a small interface, and this module is the one place that
 chooses its implementation from the settings (a fake for fast tests, the real one otherwise):
-today the database and the catalogue memory; the wallet signers, the daemon client and the
-metrics join them as they are built. Web handlers reach each part through the typed
-dependencies of ``marketplace.web.dependencies`` (so a test swaps one with
-``app.dependency_overrides``), never through ``request.app.state`` directly.
+the database, the catalogue memory, and for the worker the wallet signers and the daemon client.
+Metrics are not here: prometheus-client's are per process by nature (``marketplace.observability``).
+Web handlers reach each part through the typed dependencies of ``marketplace.web.dependencies``
+(so a test swaps one with ``app.dependency_overrides``), never through ``request.app.state``.
 """
 
 from __future__ import annotations
