@@ -24,6 +24,7 @@ from marketplace.db.migrate import upgrade
 from marketplace.escrow.key_backup import stop_gpg_agent
 from marketplace.listings.models import Listing
 from marketplace.monero.regtest import RegtestCluster, start_regtest
+from marketplace.observability.process import process_name, set_process_name
 from marketplace.settings import Settings, load_settings
 from marketplace.web.app import create_app
 from tests.support.client import SiteClient
@@ -42,6 +43,15 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     process of their own (one chain per session) beside the others, which run with xdist."""
     if "regtest" in getattr(item, "fixturenames", ()):
         item.add_marker(pytest.mark.regtest)
+
+
+@pytest.fixture(autouse=True)
+def _process_name_restored() -> Iterator[None]:
+    """A command run in-process (``marketplace worker`` under CliRunner) names the process
+    ``worker`` for its metrics; the next test in this process is the web again."""
+    before = process_name()
+    yield
+    set_process_name(before)
 
 
 @pytest.fixture(scope="session")

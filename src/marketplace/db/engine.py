@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -154,11 +154,6 @@ class Database:
             sqlite_busy_timeout_ms=self._sqlite_busy_timeout_ms,
             pool=PoolLimits(size=1, overflow=0, timeout_seconds=30.0),
         )
-
-    def ping(self) -> None:
-        """Raise if the database cannot answer a trivial query."""
-        with self.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,7 +1,8 @@
 """``/health``: the process answers. ``/ready``: every dependency it needs answers.
 
-The database is pinged. Monero dependencies (monerod, each signer endpoint) are never called
-from here: ``/ready`` reads what the worker last recorded of them (``marketplace.jobs.health``).
+The database answers a trivial query, in the one session that also reads the job backlog and the
+recorded checks. Monero dependencies (monerod, each signer endpoint) are never called from here:
+``/ready`` reads what the worker last recorded of them (``marketplace.jobs.health``).
 With escrow off the site still runs (ordering answers 503): ``/ready`` says so and names the
 missing settings, and stays ready.
 
@@ -17,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -45,9 +46,9 @@ def ready(database: DatabaseDep, settings: SettingsDep) -> Response:
     backlog: dict[str, Any] | None = None
     latency_ms = 0.0
     try:
-        database.ping()
-        latency_ms = round((time.perf_counter() - started) * 1000, 2)
-        with database.session() as db:
+        with database.session() as db:  # one connection per probe: the ping, the backlog, the records
+            db.execute(text("SELECT 1"))
+            latency_ms = round((time.perf_counter() - started) * 1000, 2)
             now = utcnow()
             backlog = job_backlog(db, now, settings.ready_job_backlog_seconds)
             if settings.escrow_configured:
